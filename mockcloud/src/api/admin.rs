@@ -1,0 +1,58 @@
+//! The `/_mock/` test-control surface: health and the simulated clock. Unsigned, loopback use
+//! only; the provider never calls it.
+
+use std::sync::Arc;
+
+use axum::extract::{Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde::Deserialize;
+use serde_json::json;
+
+use super::AppState;
+use crate::clock::iso;
+
+pub fn router() -> Router<Arc<AppState>> {
+    Router::new()
+        .route("/health", get(health))
+        .route("/clock", get(clock))
+        .route("/clock/advance", post(advance))
+}
+
+async fn health() -> Response {
+    Json(json!({"status": "ok", "service": "mockcloud", "version": env!("CARGO_PKG_VERSION")}))
+        .into_response()
+}
+
+async fn clock(State(s): State<Arc<AppState>>) -> Response {
+    let now = s.backend.now();
+    Json(json!({"now": iso(now), "now_ms": now, "time_scale": s.backend.time_scale()}))
+        .into_response()
+}
+
+#[derive(Deserialize)]
+struct Advance {
+    seconds: Option<i64>,
+    minutes: Option<i64>,
+}
+
+async fn advance(State(s): State<Arc<AppState>>, Query(q): Query<Advance>) -> Response {
+    let ms = q.seconds.unwrap_or(0) * 1000 + q.minutes.unwrap_or(0) * 60_000;
+    if ms <= 0 {
+        return (
+            StatusCode::BAD_REQUEST,
+            Json(json!({"error": "give ?seconds=N or ?minutes=N, a positive amount"})),
+        )
+            .into_response();
+    }
+    match s.backend.advance_clock(ms) {
+        Ok(now) => Json(json!({"now": iso(now), "now_ms": now, "advanced_ms": ms})).into_response(),
+        Err(e) => (
+            StatusCode::INTERNAL_SERVER_ERROR,
+            Json(json!({"error": e.code()})),
+        )
+            .into_response(),
+    }
+}

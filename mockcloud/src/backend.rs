@@ -1,0 +1,596 @@
+//! One method per API action: the only writer of the store. Reads the simulated clock, applies
+//! the domain rules, persists the result. Knows nothing of HTTP or JSON wire shapes.
+
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha20Rng;
+use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+use crate::clock::{Anchor, SimMillis, MINUTE};
+use crate::crypto::Sealer;
+use crate::domain::connect::{self, ConnectRequest, VSwitchView, VpcView};
+use crate::domain::purchase::{self, Order};
+use crate::domain::{AccountView, Connection, Instance, Status, SOFTWARE_ENABLE_MS};
+use crate::error::ApiError;
+use crate::store::{Store, Write};
+use crate::world::{Region, Site, World};
+
+const ACCOUNT: &str = "account";
+const ACCESS_KEY: &str = "access_key";
+const REGION: &str = "region";
+const VPC: &str = "vpc";
+const VSWITCH: &str = "vswitch";
+const INSTANCE: &str = "instance";
+const TOKEN: &str = "client_token";
+const META: &str = "meta";
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct AccountRecord {
+    pub id: String,
+    pub name: String,
+    pub site: Site,
+    pub private_zone_since: Option<SimMillis>,
+    pub entitlements: Vec<String>,
+}
+
+impl AccountRecord {
+    fn view(&self) -> AccountView {
+        AccountView {
+            private_zone_since: self.private_zone_since,
+        }
+    }
+}
+
+#[derive(Serialize, Deserialize)]
+struct AccessKeyRecord {
+    account_id: String,
+    /// The secret, sealed under the data directory's master key.
+    sealed_secret: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct VpcRecord {
+    pub id: String,
+    pub account_id: String,
+    pub region_id: String,
+    pub cidr: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct VSwitchRecord {
+    pub id: String,
+    pub vpc_id: String,
+    pub zone_id: String,
+    pub free_ips: u32,
+}
+
+#[derive(Serialize, Deserialize)]
+struct Meta {
+    seed: u64,
+    draws: u64,
+    anchor: Anchor,
+}
+
+/// The caller, once its signature has been verified.
+#[derive(Debug, Clone)]
+pub struct Caller {
+    pub account_id: String,
+}
+
+pub struct BackendConfig {
+    pub data_dir: PathBuf,
+    pub world: Option<World>,
+    pub time_scale: f64,
+    pub seed: Option<u64>,
+}
+
+pub struct Backend {
+    store: Store,
+    sealer: Sealer,
+    /// Serialises read-modify-write sequences; sled itself keeps each batch atomic.
+    write: Mutex<Meta>,
+    /// Last status logged per instance, so each change is logged once.
+    seen: Mutex<HashMap<String, Status>>,
+}
+
+/// What BSS CreateInstance answers.
+pub struct Purchased {
+    pub instance_id: String,
+    pub order_id: String,
+}
+
+impl Backend {
+    pub fn open(cfg: BackendConfig) -> anyhow::Result<Backend> {
+        std::fs::create_dir_all(&cfg.data_dir)?;
+        let store = Store::open(&cfg.data_dir)?;
+        let sealer = Sealer::open_or_create(&cfg.data_dir)?;
+        let meta = match store.get::<Meta>(META, "meta")? {
+            Some(mut m) => {
+                if m.anchor.scale != cfg.time_scale {
+                    m.anchor = m.anchor.rescaled(cfg.time_scale);
+                    store.put(META, "meta", &m)?;
+                }
+                m
+            }
+            None => {
+                let world = cfg.world.unwrap_or_else(World::default_world);
+                let meta = Meta {
+                    seed: cfg.seed.unwrap_or_else(rand::random),
+                    draws: 0,
+                    anchor: Anchor::start(cfg.time_scale),
+                };
+                seed_world(&store, &sealer, &world)?;
+                store.put(META, "meta", &meta)?;
+                meta
+            }
+        };
+        Ok(Backend {
+            store,
+            sealer,
+            write: Mutex::new(meta),
+            seen: Mutex::new(HashMap::new()),
+        })
+    }
+
+    pub fn data_dir_marker(dir: &Path) -> PathBuf {
+        dir.join("db")
+    }
+
+    pub fn now(&self) -> SimMillis {
+        self.write.lock().expect("meta lock").anchor.now()
+    }
+
+    pub fn time_scale(&self) -> f64 {
+        self.write.lock().expect("meta lock").anchor.scale
+    }
+
+    pub fn advance_clock(&self, by_ms: i64) -> Result<SimMillis, ApiError> {
+        let mut meta = self.write.lock().expect("meta lock");
+        meta.anchor = meta.anchor.advanced(by_ms);
+        self.store.put(META, "meta", &*meta).map_err(internal)?;
+        Ok(meta.anchor.now())
+    }
+
+    /// A generator for one operation, derived from the data directory's seed and a persisted
+    /// draw counter, so a run with `--seed` repeats its random choices.
+    fn rng(&self, meta: &mut Meta) -> Result<ChaCha20Rng, ApiError> {
+        meta.draws += 1;
+        self.store.put(META, "meta", &*meta).map_err(internal)?;
+        Ok(ChaCha20Rng::seed_from_u64(
+            meta.seed ^ meta.draws.wrapping_mul(0x9E37_79B9_7F4A_7C15),
+        ))
+    }
+
+    /// The account and secret behind an access key id.
+    pub fn access_key(&self, id: &str) -> Result<(String, String), ApiError> {
+        let rec: AccessKeyRecord = self
+            .store
+            .get(ACCESS_KEY, id)
+            .map_err(internal)?
+            .ok_or(ApiError::InvalidAccessKeyIdNotFound)?;
+        let secret = self.sealer.open(&rec.sealed_secret).map_err(internal)?;
+        Ok((rec.account_id, String::from_utf8(secret).map_err(internal)?))
+    }
+
+    /// The first access key of the first account in the world: the well-known default.
+    pub fn default_credentials(&self) -> anyhow::Result<(String, String)> {
+        let accounts: Vec<AccountRecord> = self.store.list(ACCOUNT)?;
+        let first = accounts
+            .first()
+            .ok_or_else(|| anyhow::anyhow!("the world has no account"))?;
+        let keys = self.access_keys_of(&first.id)?;
+        keys.into_iter()
+            .next()
+            .ok_or_else(|| anyhow::anyhow!("account {} has no access key", first.id))
+    }
+
+    pub fn access_keys_of(&self, account_id: &str) -> anyhow::Result<Vec<(String, String)>> {
+        let mut out = Vec::new();
+        for id in self.store.list::<String>("access_key_index")? {
+            let (acc, secret) = self.access_key(&id).map_err(|e| anyhow::anyhow!("{e}"))?;
+            if acc == account_id {
+                out.push((id, secret));
+            }
+        }
+        Ok(out)
+    }
+
+    fn account(&self, id: &str) -> Result<AccountRecord, ApiError> {
+        self.store
+            .get(ACCOUNT, id)
+            .map_err(internal)?
+            .ok_or(ApiError::InvalidAccessKeyIdNotFound)
+    }
+
+    pub fn region(&self, id: &str) -> Result<Region, ApiError> {
+        self.store
+            .get(REGION, id)
+            .map_err(internal)?
+            .ok_or_else(|| ApiError::InvalidParameterCode {
+                code: "InvalidRegionId.NotFound",
+                message: format!("The specified region \"{id}\" does not exist."),
+            })
+    }
+
+    pub fn regions(&self) -> Result<Vec<Region>, ApiError> {
+        self.store.list(REGION).map_err(internal)
+    }
+
+    /// The one place that maps a missing or foreign instance to "not found". Instances the BSS
+    /// sold but KMS does not show yet (S11) are not found here either.
+    fn visible_instance(
+        &self,
+        caller: &Caller,
+        id: &str,
+        now: SimMillis,
+    ) -> Result<Instance, ApiError> {
+        match self.store.get::<Instance>(INSTANCE, id).map_err(internal)? {
+            Some(i) if i.account_id == caller.account_id && i.is_visible(now) => Ok(i),
+            _ => Err(ApiError::DkmsInstanceNotFound { id: id.to_string() }),
+        }
+    }
+
+    /// Logs each change of an instance's observed status once (the demo prints these lines).
+    fn observe(&self, inst: &Instance, status: Status) {
+        let mut seen = self.seen.lock().expect("seen lock");
+        if seen.get(&inst.id) != Some(&status) {
+            seen.insert(inst.id.clone(), status);
+            tracing::info!("instance {} status={}", inst.id, status.as_str());
+        }
+    }
+
+    // ---- BssOpenApi ----
+
+    pub fn create_instance(
+        &self,
+        caller: &Caller,
+        client_token: Option<&str>,
+        product_type: Option<&str>,
+        order: &Order,
+    ) -> Result<Purchased, ApiError> {
+        let mut meta = self.write.lock().expect("meta lock");
+        let now = meta.anchor.now();
+        let account = self.account(&caller.account_id)?;
+        if let Some(token) = client_token {
+            if let Some(id) = self
+                .store
+                .get::<String>(TOKEN, &token_key(&caller.account_id, token))
+                .map_err(internal)?
+            {
+                // The same token never buys twice: answer with the first purchase.
+                return Ok(Purchased {
+                    order_id: order_id_for(&id),
+                    instance_id: id,
+                });
+            }
+        }
+        let region_id = order
+            .region
+            .as_deref()
+            .ok_or_else(|| ApiError::missing("Parameter.Region"))?;
+        let region = self.region(region_id)?;
+        let expected_type = match account.site {
+            Site::China => "kms_ddi_public_cn",
+            Site::International => "kms_ddi_public_intl",
+        };
+        if let Some(pt) = product_type {
+            if pt != expected_type {
+                return Err(ApiError::InvalidParameterCode {
+                    code: "NotApplicable",
+                    message: format!("ProductType {pt} is not applicable to this account's site; use {expected_type}."),
+                });
+            }
+        }
+        let p = purchase::validate_purchase(order, &region, &account.entitlements)?;
+        let mut rng = self.rng(&mut meta)?;
+        let id = format!("kst-{}{}", region.code, random_alnum(&mut rng, 21));
+        let visible_at = now + rng.gen_range(MINUTE..=5 * MINUTE);
+        // Deviation: a month is 30 days on the simulated clock.
+        let end_at = now + i64::from(p.period_months) * 30 * 24 * 60 * MINUTE;
+        let inst = Instance {
+            id: id.clone(),
+            account_id: caller.account_id.clone(),
+            region_id: region.id.clone(),
+            management_type: p.management_type,
+            deployment_mode: p.deployment_mode,
+            capacity: p.capacity,
+            instance_backup: p.instance_backup,
+            expert_service: p.expert_service,
+            product_type: expected_type.to_string(),
+            period_months: p.period_months,
+            renew_status: p.renew_status,
+            renew_period_months: p.renew_period_months,
+            purchased_at: now,
+            visible_at,
+            end_at,
+            name: id.clone(),
+            connection: None,
+            released_at: None,
+            deletion_protection: false,
+        };
+        let mut writes = vec![Write::put(INSTANCE, &id, &inst)];
+        if let Some(token) = client_token {
+            writes.push(Write::put(
+                TOKEN,
+                &token_key(&caller.account_id, token),
+                &id,
+            ));
+        }
+        self.store.apply(writes).map_err(internal)?;
+        tracing::info!(
+            "instance {id} purchased in {} ({:?}), visible in {}s simulated",
+            region.id,
+            p.management_type,
+            (visible_at - now) / 1000
+        );
+        Ok(Purchased {
+            order_id: order_id_for(&id),
+            instance_id: id,
+        })
+    }
+
+    /// Instances the BSS knows (sold and not refunded), visible in KMS or not yet.
+    pub fn query_available_instances(
+        &self,
+        caller: &Caller,
+        ids: &[String],
+    ) -> Result<Vec<(Instance, &'static str)>, ApiError> {
+        let now = self.now();
+        let all: Vec<Instance> = self.store.list(INSTANCE).map_err(internal)?;
+        Ok(all
+            .into_iter()
+            .filter(|i| i.account_id == caller.account_id && !i.is_released(now))
+            .filter(|i| ids.is_empty() || ids.contains(&i.id))
+            .map(|i| {
+                let st = if now >= i.end_at { "Expired" } else { "Normal" };
+                (i, st)
+            })
+            .collect())
+    }
+
+    pub fn refund_instance(&self, caller: &Caller, id: &str) -> Result<(), ApiError> {
+        let _guard = self.write.lock().expect("meta lock");
+        let now = _guard.anchor.now();
+        let mut inst = match self.store.get::<Instance>(INSTANCE, id).map_err(internal)? {
+            Some(i) if i.account_id == caller.account_id && !i.is_released(now) => i,
+            _ => return Err(ApiError::ResourceNotExists { id: id.to_string() }),
+        };
+        if inst.deletion_protection {
+            return Err(ApiError::Forbidden {
+                code: "Forbidden.DeletionProtection",
+                message: format!("Instance {id} has deletion protection enabled; turn it off before releasing it."),
+            });
+        }
+        inst.released_at = Some(now);
+        let mut writes = vec![Write::put(INSTANCE, id, &inst)];
+        // The vSwitch IPs enablement used are given back.
+        if let Some(c) = &inst.connection {
+            for vsw_id in &c.vswitch_ids {
+                if let Some(mut v) = self
+                    .store
+                    .get::<VSwitchRecord>(VSWITCH, vsw_id)
+                    .map_err(internal)?
+                {
+                    v.free_ips += 1;
+                    writes.push(Write::put(VSWITCH, vsw_id, &v));
+                }
+            }
+        }
+        self.store.apply(writes).map_err(internal)?;
+        tracing::info!("instance {id} refunded and released");
+        Ok(())
+    }
+
+    // ---- KMS ----
+
+    pub fn get_kms_instance(
+        &self,
+        caller: &Caller,
+        id: &str,
+    ) -> Result<(Instance, Status), ApiError> {
+        let now = self.now();
+        let inst = self.visible_instance(caller, id, now)?;
+        let account = self.account(&caller.account_id)?;
+        let status = inst.status(now, account.view());
+        self.observe(&inst, status);
+        Ok((inst, status))
+    }
+
+    pub fn list_kms_instances(
+        &self,
+        caller: &Caller,
+        region: Option<&str>,
+    ) -> Result<Vec<Instance>, ApiError> {
+        let now = self.now();
+        let all: Vec<Instance> = self.store.list(INSTANCE).map_err(internal)?;
+        Ok(all
+            .into_iter()
+            .filter(|i| i.account_id == caller.account_id && i.is_visible(now))
+            .filter(|i| region.is_none_or(|r| r == i.region_id))
+            .collect())
+    }
+
+    pub fn connect_kms_instance(
+        &self,
+        caller: &Caller,
+        id: &str,
+        req: &ConnectRequest,
+    ) -> Result<(), ApiError> {
+        let mut meta = self.write.lock().expect("meta lock");
+        let now = meta.anchor.now();
+        let mut inst = self.visible_instance(caller, id, now)?;
+        let account = self.account(&caller.account_id)?;
+        inst.require_status(now, account.view(), &[Status::Uninitialized])?;
+        let region = self.region(&inst.region_id)?;
+        let vpc = self.vpc_view(caller, &req.vpc_id, &region.id)?;
+        let mut rng = self.rng(&mut meta)?;
+        let plan = connect::plan_software_connect(&inst, req, &region, vpc.as_ref(), |n| {
+            rng.gen_range(0..n)
+        })?;
+        let needs_private_zone = match account.site {
+            Site::China => !region.mainland,
+            Site::International => region.mainland,
+        };
+        inst.connection = Some(Connection {
+            vpc_id: req.vpc_id.clone(),
+            zone_ids: plan.zone_ids,
+            vswitch_ids: plan.vswitch_ids.clone(),
+            requested_at: now,
+            duration_ms: SOFTWARE_ENABLE_MS,
+            needs_private_zone,
+        });
+        let mut writes = vec![Write::put(INSTANCE, id, &inst)];
+        for vsw_id in &plan.vswitch_ids {
+            let mut v: VSwitchRecord = self
+                .store
+                .get(VSWITCH, vsw_id)
+                .map_err(internal)?
+                .ok_or_else(|| ApiError::InvalidVSwitchIdNotFound { id: vsw_id.clone() })?;
+            v.free_ips -= 1;
+            writes.push(Write::put(VSWITCH, vsw_id, &v));
+        }
+        self.store.apply(writes).map_err(internal)?;
+        self.observe(&inst, inst.status(now, account.view()));
+        Ok(())
+    }
+
+    pub fn update_kms_instance(
+        &self,
+        caller: &Caller,
+        id: &str,
+        name: &str,
+    ) -> Result<(), ApiError> {
+        connect::check_instance_name(name)?;
+        let _guard = self.write.lock().expect("meta lock");
+        let now = _guard.anchor.now();
+        let mut inst = self.visible_instance(caller, id, now)?;
+        inst.name = name.to_string();
+        self.store.put(INSTANCE, id, &inst).map_err(internal)
+    }
+
+    fn vpc_view(
+        &self,
+        caller: &Caller,
+        vpc_id: &str,
+        region_id: &str,
+    ) -> Result<Option<VpcView>, ApiError> {
+        let vpc: Option<VpcRecord> = self.store.get(VPC, vpc_id).map_err(internal)?;
+        let Some(vpc) =
+            vpc.filter(|v| v.account_id == caller.account_id && v.region_id == region_id)
+        else {
+            return Ok(None);
+        };
+        let vswitches = self
+            .vswitches_of(&vpc.id)?
+            .into_iter()
+            .map(|v| VSwitchView {
+                id: v.id,
+                zone: v.zone_id,
+                free_ips: v.free_ips,
+            })
+            .collect();
+        Ok(Some(VpcView {
+            id: vpc.id,
+            vswitches,
+        }))
+    }
+
+    pub fn vswitches_of(&self, vpc_id: &str) -> Result<Vec<VSwitchRecord>, ApiError> {
+        let all: Vec<VSwitchRecord> = self.store.list(VSWITCH).map_err(internal)?;
+        Ok(all.into_iter().filter(|v| v.vpc_id == vpc_id).collect())
+    }
+
+    pub fn vpcs_of(
+        &self,
+        caller: &Caller,
+        region_id: Option<&str>,
+    ) -> Result<Vec<VpcRecord>, ApiError> {
+        let all: Vec<VpcRecord> = self.store.list(VPC).map_err(internal)?;
+        Ok(all
+            .into_iter()
+            .filter(|v| {
+                v.account_id == caller.account_id && region_id.is_none_or(|r| r == v.region_id)
+            })
+            .collect())
+    }
+}
+
+fn seed_world(store: &Store, sealer: &Sealer, world: &World) -> anyhow::Result<()> {
+    let mut writes = Vec::new();
+    for r in &world.regions {
+        writes.push(Write::put(REGION, &r.id, r));
+    }
+    for a in &world.accounts {
+        let rec = AccountRecord {
+            id: a.id.clone(),
+            name: a.name.clone(),
+            site: a.site,
+            private_zone_since: a.private_zone_activated.then_some(0),
+            entitlements: a.entitlements.clone(),
+        };
+        writes.push(Write::put(ACCOUNT, &a.id, &rec));
+        for k in &a.access_keys {
+            let sealed_secret = sealer.seal(k.secret.as_bytes());
+            writes.push(Write::put(
+                ACCESS_KEY,
+                &k.id,
+                &AccessKeyRecord {
+                    account_id: a.id.clone(),
+                    sealed_secret,
+                },
+            ));
+            writes.push(Write::put(
+                "access_key_index",
+                &format!("{}/{}", a.id, k.id),
+                &k.id,
+            ));
+        }
+    }
+    for v in &world.vpcs {
+        let rec = VpcRecord {
+            id: v.id.clone(),
+            account_id: v.account.clone(),
+            region_id: v.region.clone(),
+            cidr: v.cidr.clone(),
+        };
+        writes.push(Write::put(VPC, &v.id, &rec));
+        for s in &v.vswitches {
+            let vs = VSwitchRecord {
+                id: s.id.clone(),
+                vpc_id: v.id.clone(),
+                zone_id: s.zone.clone(),
+                free_ips: s.free_ips,
+            };
+            writes.push(Write::put(VSWITCH, &s.id, &vs));
+        }
+    }
+    store.apply(writes)
+}
+
+fn token_key(account: &str, token: &str) -> String {
+    format!("{account}/{token}")
+}
+
+fn order_id_for(instance_id: &str) -> String {
+    let digest = crate::sign::sha256_hex(instance_id.as_bytes());
+    digest
+        .chars()
+        .filter(|c| c.is_ascii_digit())
+        .take(15)
+        .collect()
+}
+
+fn random_alnum(rng: &mut impl Rng, n: usize) -> String {
+    const CHARS: &[u8] = b"abcdefghijklmnopqrstuvwxyz0123456789";
+    (0..n)
+        .map(|_| CHARS[rng.gen_range(0..CHARS.len())] as char)
+        .collect()
+}
+
+/// Store failures are logged with context; the client sees only `InternalFailure`.
+fn internal(e: impl std::fmt::Display) -> ApiError {
+    tracing::error!("internal failure: {e}");
+    ApiError::Internal
+}

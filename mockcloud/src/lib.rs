@@ -1,0 +1,27 @@
+//! mockcloud: an emulator of Alibaba Cloud KMS instances that speaks the real OpenAPI protocol.
+//!
+//! Module map (see ARCHITECTURE.md for the invariants):
+//! - [`server`]: starts the listener (TLS by default) and serves [`api`]; used by the binary and
+//!   in-process by tests.
+//! - [`api`]: the wire layer (the only code that knows HTTP and JSON): signature verification,
+//!   parameter decoding, one handler per action, the `/_mock/` admin surface.
+//! - [`backend`]: one method per action; the only writer of the store.
+//! - [`domain`]: the seed's rules and state machines; pure, no I/O, no wall clock.
+//! - [`store`]: the only code that knows sled. [`crypto`]: sealing secrets at rest.
+//! - [`sign`]: the signature algorithms. [`clock`]: the simulated clock. [`world`]: the world file.
+//! - [`error`]: the one enum of wire error codes. [`testing`]: a signing client for tests.
+
+pub mod api;
+pub mod backend;
+pub mod clock;
+pub mod crypto;
+pub mod domain;
+pub mod error;
+pub mod server;
+pub mod sign;
+pub mod store;
+pub mod testing;
+pub mod tls;
+pub mod world;
+
+pub use server::{start, RunningServer, ServerConfig};
