@@ -12,7 +12,7 @@ use crate::clock::{Anchor, SimMillis, MINUTE};
 use crate::crypto::Sealer;
 use crate::domain::connect::{self, ConnectRequest, VSwitchView, VpcView};
 use crate::domain::purchase::{self, Order};
-use crate::domain::{AccountView, Connection, Instance, Status, SOFTWARE_ENABLE_MS};
+use crate::domain::{AccountView, Connection, Instance, RenewStatus, Status, SOFTWARE_ENABLE_MS};
 use crate::error::ApiError;
 use crate::store::{Store, Write};
 use crate::world::{Region, Site, World};
@@ -350,13 +350,67 @@ impl Backend {
             .collect())
     }
 
+    /// BSS ModifyInstance (Upgrade): quotas only go up, log analysis stays on (S07, S12).
+    pub fn modify_instance(
+        &self,
+        caller: &Caller,
+        id: &str,
+        order: &Order,
+    ) -> Result<(), ApiError> {
+        let guard = self.write.lock().expect("meta lock");
+        let now = guard.anchor.now();
+        let mut inst = self.sold_instance(caller, id, now)?;
+        let account = self.account(&caller.account_id)?;
+        inst.capacity = purchase::validate_upgrade(
+            &inst.capacity,
+            inst.management_type,
+            order,
+            &account.entitlements,
+        )?;
+        self.store.put(INSTANCE, id, &inst).map_err(internal)?;
+        tracing::info!("instance {id} upgraded");
+        Ok(())
+    }
+
+    /// BSS SetRenewal.
+    pub fn set_renewal(
+        &self,
+        caller: &Caller,
+        ids: &[String],
+        status: RenewStatus,
+        months: Option<u32>,
+    ) -> Result<(), ApiError> {
+        let guard = self.write.lock().expect("meta lock");
+        let now = guard.anchor.now();
+        let mut writes = Vec::new();
+        for id in ids {
+            let mut inst = self.sold_instance(caller, id, now)?;
+            inst.renew_status = status;
+            if let Some(m) = months {
+                inst.renew_period_months = m;
+            }
+            writes.push(Write::put(INSTANCE, id, &inst));
+        }
+        self.store.apply(writes).map_err(internal)
+    }
+
+    /// An instance the BSS sold to the caller and has not refunded (visible in KMS or not yet).
+    fn sold_instance(
+        &self,
+        caller: &Caller,
+        id: &str,
+        now: SimMillis,
+    ) -> Result<Instance, ApiError> {
+        match self.store.get::<Instance>(INSTANCE, id).map_err(internal)? {
+            Some(i) if i.account_id == caller.account_id && !i.is_released(now) => Ok(i),
+            _ => Err(ApiError::ResourceNotExists { id: id.to_string() }),
+        }
+    }
+
     pub fn refund_instance(&self, caller: &Caller, id: &str) -> Result<(), ApiError> {
         let _guard = self.write.lock().expect("meta lock");
         let now = _guard.anchor.now();
-        let mut inst = match self.store.get::<Instance>(INSTANCE, id).map_err(internal)? {
-            Some(i) if i.account_id == caller.account_id && !i.is_released(now) => i,
-            _ => return Err(ApiError::ResourceNotExists { id: id.to_string() }),
-        };
+        let mut inst = self.sold_instance(caller, id, now)?;
         if inst.deletion_protection {
             return Err(ApiError::Forbidden {
                 code: "Forbidden.DeletionProtection",

@@ -5,7 +5,8 @@ use serde_json::{json, Value};
 use super::params::{parse_bool, parse_u32};
 use super::{unknown_action, Ctx, Fields};
 use crate::clock::iso;
-use crate::domain::purchase::Order;
+use crate::domain::purchase::{Order, PERIODS};
+use crate::domain::RenewStatus;
 use crate::error::ApiError;
 
 pub fn dispatch(action: &str, ctx: &Ctx) -> Result<Fields, ApiError> {
@@ -13,6 +14,8 @@ pub fn dispatch(action: &str, ctx: &Ctx) -> Result<Fields, ApiError> {
         "CreateInstance" => create_instance(ctx),
         "QueryAvailableInstances" => query_available_instances(ctx),
         "RefundInstance" => refund_instance(ctx),
+        "ModifyInstance" => modify_instance(ctx),
+        "SetRenewal" => set_renewal(ctx),
         _ => Err(unknown_action(action)),
     }
 }
@@ -155,4 +158,64 @@ fn refund_instance(ctx: &Ctx) -> Result<Fields, ApiError> {
     }
     ctx.state.backend.refund_instance(&ctx.caller, id)?;
     Ok(success(json!({ "InstanceId": id })))
+}
+
+fn modify_instance(ctx: &Ctx) -> Result<Fields, ApiError> {
+    check_product(ctx)?;
+    let id = ctx.params.req("InstanceId")?;
+    match ctx.params.opt("ModifyType") {
+        Some("Upgrade") => {}
+        Some(other) => {
+            return Err(ApiError::invalid(
+                "ModifyType",
+                format!("{other}: KMS instances can only be upgraded (S12)"),
+            ))
+        }
+        None => return Err(ApiError::missing("ModifyType")),
+    }
+    let order = order_from_params(ctx)?;
+    if order.region.is_some() || order.product_version.is_some() || order.deployment_mode.is_some()
+    {
+        return Err(ApiError::invalid(
+            "Parameter",
+            "Region, ProductVersion and DeploymentMode cannot change after purchase",
+        ));
+    }
+    ctx.state.backend.modify_instance(&ctx.caller, id, &order)?;
+    Ok(success(json!({ "HostId": "", "OrderId": "" })))
+}
+
+fn set_renewal(ctx: &Ctx) -> Result<Fields, ApiError> {
+    check_product(ctx)?;
+    let ids = ctx.params.csv("InstanceIDs");
+    if ids.is_empty() {
+        return Err(ApiError::missing("InstanceIDs"));
+    }
+    let raw = ctx.params.req("RenewalStatus")?;
+    let status = RenewStatus::parse(raw).ok_or_else(|| {
+        ApiError::invalid(
+            "RenewalStatus",
+            format!("{raw}: must be AutoRenewal, ManualRenewal or NotRenewal"),
+        )
+    })?;
+    let months = ctx.params.opt_u32("RenewalPeriod")?;
+    if let Some(m) = months {
+        let unit = ctx.params.opt("RenewalPeriodUnit").unwrap_or("M");
+        if unit != "M" {
+            return Err(ApiError::invalid(
+                "RenewalPeriodUnit",
+                format!("{unit}: mockcloud takes months (M)"),
+            ));
+        }
+        if !PERIODS.contains(&m) {
+            return Err(ApiError::invalid(
+                "RenewalPeriod",
+                format!("{m}: must be one of 1, 2, 3, 6, 12, 24, 36 months"),
+            ));
+        }
+    }
+    ctx.state
+        .backend
+        .set_renewal(&ctx.caller, &ids, status, months)?;
+    Ok(success(Value::Null))
 }
