@@ -1,1 +1,247 @@
+//! The acceptance harness: an in-process mockcloud on port 0 with a temporary data directory, a
+//! temporary terraform working directory, and the real terraform CLI running the provider that
+//! `cargo xtask test` built (`TF_ACC_PROVIDER_BIN`, `TF_ACC_TERRAFORM`).
+//!
+//! The provider is installed for terraform through `dev_overrides` in a CLI configuration of the
+//! test's own (never the user's), so no `terraform init` is needed.
 
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use mockcloud::testing::{Client, Reply};
+use mockcloud::{RunningServer, ServerConfig};
+use serde_json::Value;
+use tempfile::TempDir;
+
+/// Simulated seconds per real second in tests: enablement (30 min) takes 0.6 s.
+pub const TIME_SCALE: f64 = 3000.0;
+
+pub struct Harness {
+    rt: tokio::runtime::Runtime,
+    server: Option<RunningServer>,
+    _data: TempDir,
+    work: TempDir,
+    terraform: PathBuf,
+    pub client: Client,
+    pub endpoint: String,
+    pub access_key_id: String,
+    pub access_key_secret: String,
+}
+
+/// What a terraform command did.
+pub struct Run {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Run {
+    pub fn all(&self) -> String {
+        format!("{}\n{}", self.stdout, self.stderr)
+    }
+}
+
+fn required_env(name: &str) -> String {
+    match std::env::var(name) {
+        Ok(v) if !v.is_empty() => v,
+        _ => panic!(
+            "{name} is not set: the acceptance tests need the built provider and terraform. \
+             Run them with `cargo xtask test`, which builds the provider and sets {name}."
+        ),
+    }
+}
+
+impl Harness {
+    pub fn start() -> Harness {
+        Harness::start_with(|_| {})
+    }
+
+    /// Starts a mock (adjusted by `tweak`) and prepares a working directory.
+    pub fn start_with(tweak: impl FnOnce(&mut ServerConfig)) -> Harness {
+        let provider_bin = PathBuf::from(required_env("TF_ACC_PROVIDER_BIN"));
+        assert!(
+            provider_bin.is_file(),
+            "TF_ACC_PROVIDER_BIN={} is not a file",
+            provider_bin.display()
+        );
+        let terraform = PathBuf::from(required_env("TF_ACC_TERRAFORM"));
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .expect("runtime");
+        let data = tempfile::tempdir().expect("temp dir");
+        let mut cfg = ServerConfig::new(data.path());
+        cfg.time_scale = TIME_SCALE;
+        cfg.seed = Some(7);
+        tweak(&mut cfg);
+        let server = rt
+            .block_on(mockcloud::start(cfg))
+            .expect("mockcloud starts");
+        let client = Client::new(
+            &server.endpoint,
+            &server.ca_pem,
+            &server.access_key_id,
+            &server.access_key_secret,
+        )
+        .expect("client");
+        let work = tempfile::tempdir().expect("temp dir");
+        std::fs::write(work.path().join("ca.pem"), &server.ca_pem).expect("write CA");
+        let plugin_dir = provider_bin.parent().expect("provider dir").to_path_buf();
+        let cli = format!(
+            "provider_installation {{\n  dev_overrides {{\n    \"mockcloud/kms\" = \"{}\"\n  }}\n  direct {{}}\n}}\n",
+            plugin_dir.display()
+        );
+        std::fs::write(work.path().join("cli.tfrc"), cli).expect("write CLI config");
+        Harness {
+            rt,
+            endpoint: server.endpoint.clone(),
+            access_key_id: server.access_key_id.clone(),
+            access_key_secret: server.access_key_secret.clone(),
+            server: Some(server),
+            _data: data,
+            work,
+            terraform,
+            client,
+        }
+    }
+
+    pub fn dir(&self) -> &Path {
+        self.work.path()
+    }
+
+    /// The provider block every test configuration starts with.
+    pub fn provider_block(&self, secret_key: &str) -> String {
+        format!(
+            r#"terraform {{
+  required_providers {{
+    kms = {{ source = "mockcloud/kms" }}
+  }}
+}}
+
+provider "kms" {{
+  endpoint      = "{endpoint}"
+  ca_cert_file  = "{ca}"
+  region        = "cn-hangzhou"
+  access_key    = "{ak}"
+  secret_key    = "{sk}"
+  poll_interval = "100ms"
+}}
+"#,
+            endpoint = self.endpoint,
+            ca = self.dir().join("ca.pem").display(),
+            ak = self.access_key_id,
+            sk = secret_key,
+        )
+    }
+
+    /// Writes `main.tf`: the provider block and `resources`.
+    pub fn config(&self, resources: &str) {
+        let text = format!(
+            "{}\n{resources}",
+            self.provider_block(&self.access_key_secret)
+        );
+        std::fs::write(self.dir().join("main.tf"), text).expect("write main.tf");
+    }
+
+    /// Writes `main.tf` verbatim.
+    pub fn config_raw(&self, text: &str) {
+        std::fs::write(self.dir().join("main.tf"), text).expect("write main.tf");
+    }
+
+    pub fn tf(&self, args: &[&str]) -> Run {
+        let out = Command::new(&self.terraform)
+            .args(args)
+            .current_dir(self.dir())
+            .env("TF_CLI_CONFIG_FILE", self.dir().join("cli.tfrc"))
+            .env("CHECKPOINT_DISABLE", "1")
+            .env("TF_IN_AUTOMATION", "1")
+            .env_remove("TF_LOG")
+            .env_remove("TF_CLI_ARGS")
+            .env_remove("TF_DATA_DIR")
+            .output()
+            .unwrap_or_else(|e| panic!("cannot run {}: {e}", self.terraform.display()));
+        Run {
+            code: out.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        }
+    }
+
+    /// `terraform apply`, which must succeed.
+    pub fn apply(&self) -> Run {
+        let r = self.tf(&["apply", "-auto-approve", "-input=false", "-no-color"]);
+        assert_eq!(r.code, 0, "terraform apply failed:\n{}", r.all());
+        r
+    }
+
+    /// `terraform apply`, which must fail; returns the output.
+    pub fn apply_fails(&self) -> Run {
+        let r = self.tf(&["apply", "-auto-approve", "-input=false", "-no-color"]);
+        assert_ne!(
+            r.code,
+            0,
+            "terraform apply should have failed:\n{}",
+            r.all()
+        );
+        r
+    }
+
+    /// `terraform plan -detailed-exitcode`: 0 no changes, 1 error, 2 changes.
+    pub fn plan(&self) -> Run {
+        self.tf(&["plan", "-detailed-exitcode", "-input=false", "-no-color"])
+    }
+
+    pub fn assert_plan_empty(&self) {
+        let r = self.plan();
+        assert_eq!(r.code, 0, "expected no changes, got:\n{}", r.all());
+    }
+
+    pub fn destroy(&self) -> Run {
+        let r = self.tf(&["destroy", "-auto-approve", "-input=false", "-no-color"]);
+        assert_eq!(r.code, 0, "terraform destroy failed:\n{}", r.all());
+        r
+    }
+
+    /// The attributes of one resource in the state (`terraform show -json`).
+    pub fn attrs(&self, address: &str) -> Value {
+        let r = self.tf(&["show", "-json", "-no-color"]);
+        assert_eq!(r.code, 0, "terraform show failed:\n{}", r.all());
+        let v: Value = serde_json::from_str(&r.stdout).expect("show -json gives JSON");
+        v["values"]["root_module"]["resources"]
+            .as_array()
+            .and_then(|rs| rs.iter().find(|r| r["address"] == address))
+            .map(|r| r["values"].clone())
+            .unwrap_or(Value::Null)
+    }
+
+    pub fn kms(&self, action: &str, params: &[(&str, &str)]) -> Reply {
+        self.rt
+            .block_on(self.client.kms(action, params))
+            .expect("KMS call")
+    }
+
+    pub fn bss(&self, action: &str, params: &[(&str, &str)]) -> Reply {
+        self.rt
+            .block_on(self.client.bss(action, params))
+            .expect("BSS call")
+    }
+
+    /// Moves the mock's simulated clock.
+    pub fn advance_minutes(&self, minutes: i64) {
+        self.rt
+            .block_on(
+                self.client
+                    .admin_post(&format!("/_mock/clock/advance?minutes={minutes}")),
+            )
+            .expect("clock advance");
+    }
+}
+
+impl Drop for Harness {
+    fn drop(&mut self) {
+        if let Some(s) = self.server.take() {
+            self.rt.block_on(s.shutdown());
+        }
+    }
+}

@@ -777,6 +777,15 @@ impl Resource for InstanceResource {
     ) -> Option<(Self::State<'a>, Self::PrivateState<'a>, Vec<AttributePath>)> {
         let mut st = proposed_state;
         let prior = &prior_state;
+        // Renewal settings left out of the configuration mean the defaults, not "whatever the
+        // cloud has": a change made outside Terraform then shows in the plan. Quotas left out
+        // keep what the instance has, since they can only go up.
+        if config_state.auto_renew.is_null() {
+            st.auto_renew = Value::Value(false);
+        }
+        if config_state.auto_renew_months.is_null() {
+            st.auto_renew_months = Value::Value(1);
+        }
         st.apply_defaults();
         let mut replace = Vec::new();
         replace_if_changed(
