@@ -5,9 +5,10 @@
 //! - [`client`]: the only code that knows HTTP: ACS3 signing, retries, typed errors and calls.
 //! - [`resources`]: one file per resource (state, schema, plan rules, CRUD, import).
 //! - [`plan`]: replace triggers, defaults and unknowns. [`wait`]: polling with backoff.
-//! - [`schema`]: helpers to declare attributes.
+//! - [`schema`]: helpers to declare attributes. [`docs`]: renders `docs/` from the schema.
 
 pub mod client;
+pub mod docs;
 pub mod plan;
 pub mod provider;
 pub mod resources;

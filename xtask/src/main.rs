@@ -29,6 +29,8 @@ Commands:
   demo --cleanup   destroy the quickstart, stop the mock and remove target/demo/
   test [ARGS]      run every test in the workspace (what CI runs); ARGS go to `cargo test`,
                    e.g. `cargo xtask test -- --nocapture` or a test name filter
+  docs             regenerate docs/ from the provider's schema and examples/ (a test fails
+                   when the committed docs are stale)
   clippy           cargo clippy --workspace --all-targets -- -D warnings
   fmt [ARGS]       cargo fmt --all (e.g. `cargo xtask fmt --check`)
   help             print this message
@@ -65,6 +67,8 @@ fn run(args: &[OsString]) -> Result<ExitCode> {
             )),
         },
         "test" => test(rest),
+        "docs" if rest.is_empty() => docs(),
+        "docs" => Ok(usage_error("`docs` takes no arguments")),
         "clippy" if rest.is_empty() => clippy(),
         "clippy" => Ok(usage_error("`clippy` takes no arguments")),
         "fmt" => fmt(rest),
@@ -125,6 +129,26 @@ fn test(cargo_args: &[OsString]) -> Result<ExitCode> {
         eprintln!("xtask test: failed after {elapsed}s ({status})");
     }
     Ok(ExitCode::from(process::exit_code(status)))
+}
+
+/// Runs the docs freshness test in its writing mode.
+fn docs() -> Result<ExitCode> {
+    let ws = Workspace::locate()?;
+    let protoc = Protoc::install(&ws)?;
+    step("regenerating docs/");
+    process::run(
+        protoc
+            .cargo(&ws)
+            .args([
+                "test",
+                "-p",
+                "terraform-provider-kms",
+                "--lib",
+                "docs::tests::docs_are_fresh",
+            ])
+            .env("UPDATE_DOCS", "1"),
+    )?;
+    Ok(ExitCode::SUCCESS)
 }
 
 fn clippy() -> Result<ExitCode> {

@@ -258,3 +258,147 @@ fn error_chain(e: &dyn std::error::Error) -> String {
     }
     s
 }
+
+#[cfg(test)]
+mod tests {
+    //! Error paths the mock cannot easily produce, against wiremock.
+    use super::*;
+    use serde_json::json;
+    use wiremock::matchers::{header, header_exists, method};
+    use wiremock::{Mock, MockServer, ResponseTemplate};
+
+    fn client(uri: &str, retries: u32) -> Client {
+        Client::new(Settings {
+            kms_endpoint: uri.into(),
+            bss_endpoint: uri.into(),
+            vpc_endpoint: uri.into(),
+            access_key_id: "ak".into(),
+            access_key_secret: "sk".into(),
+            ca_pem: None,
+            insecure: false,
+            max_retries: retries,
+            retry_base: Duration::from_millis(1),
+        })
+        .unwrap()
+    }
+
+    fn error(status: u16, code: &str) -> ResponseTemplate {
+        ResponseTemplate::new(status).set_body_json(
+            json!({"RequestId": "req-1", "Code": code, "Message": format!("{code} happened")}),
+        )
+    }
+
+    #[tokio::test]
+    async fn throttling_is_retried_until_success() {
+        let server = MockServer::start().await;
+        Mock::given(method("POST"))
+            .respond_with(error(400, "Throttling"))
+            .up_to_n_times(2)
+            .mount(&server)
+            .await;
+        Mock::given(method("POST"))
+            .and(header("x-acs-action", "ListKmsInstances"))
+            .and(header_exists("authorization"))
+            .respond_with(
+                ResponseTemplate::new(200)
+                    .set_body_json(json!({"RequestId": "r", "TotalCount": 0})),
+            )
+            .mount(&server)
+            .await;
+        let body = client(&server.uri(), 5)
+            .call(Product::Kms, "ListKmsInstances", &[])
+            .await
+            .unwrap();
+        assert_eq!(body["TotalCount"], 0);
+        assert_eq!(server.received_requests().await.unwrap().len(), 3);
+    }
+
+    #[tokio::test]
+    async fn server_errors_are_retried_then_reported_with_code_and_request_id() {
+        let server = MockServer::start().await;
+        Mock::given(method("POST"))
+            .respond_with(error(503, "ServiceUnavailableTemporary"))
+            .mount(&server)
+            .await;
+        let err = client(&server.uri(), 2)
+            .call(Product::Kms, "GetKmsInstance", &[])
+            .await
+            .unwrap_err();
+        assert_eq!(err.code(), "ServiceUnavailableTemporary");
+        let text = err.to_string();
+        assert!(
+            text.contains("GetKmsInstance") && text.contains("HTTP 503") && text.contains("req-1"),
+            "{text}"
+        );
+        assert_eq!(
+            server.received_requests().await.unwrap().len(),
+            3,
+            "one try and two retries"
+        );
+    }
+
+    #[tokio::test]
+    async fn client_errors_are_not_retried() {
+        let server = MockServer::start().await;
+        Mock::given(method("POST"))
+            .respond_with(error(400, "InvalidParameter"))
+            .mount(&server)
+            .await;
+        let err = client(&server.uri(), 5)
+            .call(Product::Kms, "GetKmsInstance", &[])
+            .await
+            .unwrap_err();
+        assert_eq!(err.code(), "InvalidParameter");
+        assert_eq!(server.received_requests().await.unwrap().len(), 1);
+    }
+
+    #[tokio::test]
+    async fn instance_not_found_maps_to_none_and_refund_of_gone_instance_succeeds() {
+        let server = MockServer::start().await;
+        Mock::given(header("x-acs-action", "GetKmsInstance"))
+            .respond_with(error(403, "Forbidden.DKMSInstanceNotFound"))
+            .mount(&server)
+            .await;
+        Mock::given(header("x-acs-action", "RefundInstance"))
+            .respond_with(error(400, "ResourceNotExists"))
+            .mount(&server)
+            .await;
+        let c = client(&server.uri(), 0);
+        assert_eq!(c.find_kms_instance("kst-x").await.unwrap(), None);
+        c.refund_instance("kst-x", "token").await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn bss_failure_inside_a_200_is_an_error() {
+        let server = MockServer::start().await;
+        Mock::given(method("POST"))
+            .respond_with(ResponseTemplate::new(200).set_body_json(json!({"RequestId": "r2", "Success": false, "Code": "NotApplicable", "Message": "wrong site"})))
+            .mount(&server)
+            .await;
+        let err = client(&server.uri(), 0)
+            .call(Product::Bss, "CreateInstance", &[])
+            .await
+            .unwrap_err();
+        assert_eq!(err.code(), "NotApplicable");
+    }
+
+    #[tokio::test]
+    async fn unreachable_endpoint_is_a_transport_error_naming_the_action() {
+        let err = client("http://127.0.0.1:1", 0)
+            .call(Product::Kms, "GetKmsInstance", &[])
+            .await
+            .unwrap_err();
+        assert!(matches!(err, ApiError::Transport { .. }));
+        assert!(
+            err.to_string()
+                .contains("GetKmsInstance could not reach the endpoint"),
+            "{err}"
+        );
+    }
+
+    #[tokio::test]
+    async fn settings_debug_never_shows_the_secret() {
+        let s = format!("{:?}", client("http://x", 0).settings);
+        assert!(!s.contains("\"sk\""), "{s}");
+    }
+}

@@ -73,6 +73,41 @@ const RESUME_ADVICE: &str = "The instance was bought and is kept in the Terrafor
 To go on with the same instance without buying another, run `terraform untaint <address>` and then `terraform apply`: \
 the update drives it on to Connected. To give it up instead, run `terraform destroy` (which refunds it).";
 
+/// Our attribute names next to the alicloud provider's, for the docs.
+pub const ALICLOUD_NAMES: &[(&str, &str)] = &[
+    (
+        "management_type",
+        "`product_version` (`3` only; no hardware or external)",
+    ),
+    ("region", "provider `region`"),
+    ("deployment_mode", "none (zone count implied)"),
+    ("compute_performance", "`spec`"),
+    ("key_quota", "`key_num`"),
+    ("secret_quota", "`secret_num`"),
+    ("access_management_quota", "`vpc_num`"),
+    ("log_analysis", "`log` (`\"0\"`/`\"1\"`)"),
+    ("log_storage_gb", "`log_storage`"),
+    ("subscription_months", "`period`"),
+    ("auto_renew", "`renew_status`"),
+    ("auto_renew_months", "`renew_period`"),
+    ("instance_backup, expert_service", "none"),
+    ("name", "`instance_name`"),
+    ("vpc_id", "`vpc_id`"),
+    (
+        "zones (ordered zone/vSwitch pairs)",
+        "`zone_ids` + `vswitch_ids` (unordered sets, see alicloud issue #10273)",
+    ),
+    ("other_zone_ids", "none"),
+    ("status", "`status`"),
+    ("ca_certificate_pem", "`ca_certificate_chain_pem`"),
+    ("start_time, end_time", "`end_date` only"),
+];
+
+/// What import cannot recover, as HashiCorp's tests list in ImportStateVerifyIgnore.
+pub const IMPORT_NOTES: &str = "After import the next plan is empty for an instance created with the defaults. \
+`subscription_months` is not returned by any API: it is derived from the subscription's start and end dates. \
+`timeouts` are not imported.";
+
 pub struct InstanceResource {
     shared: Shared,
 }

@@ -1,0 +1,163 @@
+//! Provider documentation in the Terraform registry layout, generated from the schema
+//! descriptions and `examples/`. The committed `docs/` must equal what this renders: the test
+//! `docs_are_fresh` fails when they drift, and `cargo xtask docs` rewrites them.
+
+use std::collections::BTreeMap;
+
+use tf_provider::schema::{
+    Attribute, AttributeConstraint, AttributeType, Block, NestedBlock, Schema,
+};
+use tf_provider::{Diagnostics, Provider, Resource};
+
+use crate::provider::{KmsProvider, Shared};
+use crate::resources::instance::{InstanceResource, ALICLOUD_NAMES, IMPORT_NOTES};
+
+/// Files under `docs/` (relative path, content), rendered from the code and `examples/`.
+pub fn render(examples_dir: &std::path::Path) -> Vec<(String, String)> {
+    let read = |rel: &str| {
+        std::fs::read_to_string(examples_dir.join(rel))
+            .unwrap_or_else(|e| panic!("examples/{rel}: {e}"))
+    };
+    let mut diags = Diagnostics::default();
+    let provider = KmsProvider::default()
+        .schema(&mut diags)
+        .expect("provider schema");
+    let instance = InstanceResource::new(Shared::default())
+        .schema(&mut diags)
+        .expect("instance schema");
+
+    let mut index = String::new();
+    index.push_str("---\npage_title: \"kms Provider\"\ndescription: |-\n  Alibaba Cloud KMS instances through the OpenAPI, against mockcloud or the real cloud.\n---\n\n");
+    index.push_str("# kms Provider\n\n");
+    index.push_str(&provider.block.description.content);
+    index.push_str("\n\n## Example Usage\n\n```terraform\n");
+    index.push_str(&read("provider/provider.tf"));
+    index.push_str("```\n\n## Schema\n\n");
+    index.push_str(&arguments(&provider));
+    index.push_str("\n## Secrets and state\n\nTerraform plugin protocol 6.5 (what this provider speaks) has no write-only attributes and no ephemeral resources: a secret given in configuration is stored in the Terraform state, marked sensitive. Keep state in an encrypted backend. The provider never reads secret values back from the API and never logs them.\n");
+
+    let mut res = String::new();
+    res.push_str("---\npage_title: \"kms_instance Resource - kms\"\ndescription: |-\n  A KMS instance: purchase, enablement, upgrades, renewal.\n---\n\n");
+    res.push_str("# kms_instance (Resource)\n\n");
+    res.push_str(&instance.block.description.content);
+    res.push_str("\n\n## Example Usage\n\n```terraform\n");
+    res.push_str(&read("resources/kms_instance/resource.tf"));
+    res.push_str("```\n\n## Schema\n\n");
+    res.push_str(&arguments(&instance));
+    res.push_str("\n## Import\n\nImport is supported using the following syntax:\n\n```shell\n");
+    res.push_str(&read("resources/kms_instance/import.sh"));
+    res.push_str("```\n\n");
+    res.push_str(IMPORT_NOTES);
+    res.push_str("\n\n## Compared with alicloud_kms_instance\n\n| this provider | aliyun/alicloud |\n|---|---|\n");
+    for (ours, theirs) in ALICLOUD_NAMES {
+        res.push_str(&format!("| `{ours}` | {theirs} |\n"));
+    }
+    vec![
+        ("index.md".into(), index),
+        ("resources/instance.md".into(), res),
+    ]
+}
+
+fn type_name(t: &AttributeType) -> String {
+    match t {
+        AttributeType::String => "String".into(),
+        AttributeType::Number => "Number".into(),
+        AttributeType::Bool => "Boolean".into(),
+        AttributeType::List(inner) => format!("List of {}", type_name(inner)),
+        AttributeType::Set(inner) => format!("Set of {}", type_name(inner)),
+        AttributeType::Map(inner) => format!("Map of {}", type_name(inner)),
+        AttributeType::Object(fields) => {
+            let names: Vec<&str> = fields
+                .keys()
+                .map(String::as_str)
+                .collect::<std::collections::BTreeSet<_>>()
+                .into_iter()
+                .collect();
+            format!("Object ({})", names.join(", "))
+        }
+        _ => "Dynamic".into(),
+    }
+}
+
+fn line(name: &str, a: &Attribute) -> String {
+    let sensitive = if a.sensitive { ", Sensitive" } else { "" };
+    format!(
+        "- `{name}` ({}{sensitive}) {}\n",
+        type_name(&a.attr_type),
+        a.description.content
+    )
+}
+
+/// Required, optional and read-only sections, then nested blocks.
+fn arguments(schema: &Schema) -> String {
+    let attrs: BTreeMap<&String, &Attribute> = schema.block.attributes.iter().collect();
+    let mut out = String::new();
+    for (title, wanted) in [
+        ("Required", &[AttributeConstraint::Required][..]),
+        (
+            "Optional",
+            &[
+                AttributeConstraint::Optional,
+                AttributeConstraint::OptionalComputed,
+            ][..],
+        ),
+        ("Read-Only", &[AttributeConstraint::Computed][..]),
+    ] {
+        let lines: Vec<String> = attrs
+            .iter()
+            .filter(|(_, a)| wanted.contains(&a.constraint))
+            .map(|(n, a)| line(n, a))
+            .collect();
+        if !lines.is_empty() {
+            out.push_str(&format!("### {title}\n\n{}\n", lines.concat()));
+        }
+    }
+    let blocks: BTreeMap<&String, &NestedBlock> = schema.block.blocks.iter().collect();
+    for (name, nb) in blocks {
+        let b: &Block = match nb {
+            NestedBlock::Single(b)
+            | NestedBlock::List(b)
+            | NestedBlock::Set(b)
+            | NestedBlock::Map(b)
+            | NestedBlock::Group(b)
+            | NestedBlock::Optional(b) => b,
+        };
+        out.push_str(&format!(
+            "### Nested block `{name}`\n\n{}\n\n",
+            b.description.content
+        ));
+        let inner: BTreeMap<&String, &Attribute> = b.attributes.iter().collect();
+        for (n, a) in inner {
+            out.push_str(&line(n, a));
+        }
+        out.push('\n');
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::PathBuf;
+
+    #[test]
+    fn docs_are_fresh() {
+        let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
+        let update = std::env::var("UPDATE_DOCS").is_ok_and(|v| v == "1");
+        let mut stale = Vec::new();
+        for (rel, content) in super::render(&root.join("examples")) {
+            let path = root.join("docs").join(&rel);
+            if std::fs::read_to_string(&path).ok().as_deref() != Some(content.as_str()) {
+                if update {
+                    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+                    std::fs::write(&path, content).unwrap();
+                }
+                stale.push(rel);
+            }
+        }
+        assert!(
+            update || stale.is_empty(),
+            "docs/ is stale ({}): run `cargo xtask docs` and commit the result",
+            stale.join(", ")
+        );
+    }
+}
