@@ -26,6 +26,8 @@ pub struct Harness {
     pub endpoint: String,
     pub access_key_id: String,
     pub access_key_secret: String,
+    /// Extra environment for every terraform command.
+    env: Vec<(String, String)>,
 }
 
 /// What a terraform command did.
@@ -99,11 +101,24 @@ impl Harness {
             access_key_id: server.access_key_id.clone(),
             access_key_secret: server.access_key_secret.clone(),
             server: Some(server),
+            env: Vec::new(),
             _data: data,
             work,
             terraform,
             client,
         }
+    }
+
+    /// Sets an environment variable for every later terraform command.
+    pub fn set_env(&mut self, name: &str, value: &str) {
+        self.env.push((name.to_string(), value.to_string()));
+    }
+
+    /// The repository's `examples/` directory.
+    pub fn examples_dir() -> PathBuf {
+        PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+            .join("..")
+            .join("examples")
     }
 
     pub fn dir(&self) -> &Path {
@@ -159,6 +174,7 @@ provider "kms" {{
             .env_remove("TF_LOG")
             .env_remove("TF_CLI_ARGS")
             .env_remove("TF_DATA_DIR")
+            .envs(self.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
             .output()
             .unwrap_or_else(|e| panic!("cannot run {}: {e}", self.terraform.display()));
         Run {
