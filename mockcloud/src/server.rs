@@ -9,7 +9,7 @@ use hyper_util::rt::TokioIo;
 use hyper_util::service::TowerToHyperService;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
-use tokio::task::JoinHandle;
+use tokio::task::{JoinHandle, JoinSet};
 
 use crate::api::{self, auth::NonceCache, AppState};
 use crate::backend::{Backend, BackendConfig};
@@ -53,7 +53,8 @@ pub struct RunningServer {
 }
 
 impl RunningServer {
-    /// Stops accepting connections and waits for the accept loop to end.
+    /// Stops accepting connections, ends the open ones (idle keep-alive connections would
+    /// otherwise keep the store, and its lock on the data directory, alive) and waits for both.
     pub async fn shutdown(self) {
         let _ = self.shutdown.send(true);
         let _ = self.task.await;
@@ -94,14 +95,16 @@ pub async fn start(cfg: ServerConfig) -> anyhow::Result<RunningServer> {
     let router = api::router(state);
     let (tx, mut rx) = watch::channel(false);
     let task = tokio::spawn(async move {
+        let mut connections = JoinSet::new();
         loop {
             tokio::select! {
                 _ = rx.changed() => break,
+                Some(_) = connections.join_next(), if !connections.is_empty() => {}
                 accepted = listener.accept() => {
                     let Ok((stream, _)) = accepted else { continue };
                     let svc = TowerToHyperService::new(router.clone());
                     let acceptor = acceptor.clone();
-                    tokio::spawn(async move {
+                    connections.spawn(async move {
                         let builder = hyper::server::conn::http1::Builder::new();
                         let result = match acceptor {
                             Some(a) => match a.accept(stream).await {
@@ -120,6 +123,9 @@ pub async fn start(cfg: ServerConfig) -> anyhow::Result<RunningServer> {
                 }
             }
         }
+        // Handlers do their store writes without awaiting, so aborting between requests or at an
+        // await point never leaves a half-applied change.
+        connections.shutdown().await;
     });
     Ok(RunningServer {
         addr,

@@ -138,7 +138,7 @@ fn query_available_instances(ctx: &Ctx) -> Result<Fields, ApiError> {
     let total = list.len();
     let page: Vec<Value> = list
         .into_iter()
-        .skip(((page_num - 1) * page_size) as usize)
+        .skip((page_num as usize - 1).saturating_mul(page_size as usize))
         .take(page_size as usize)
         .collect();
     Ok(success(

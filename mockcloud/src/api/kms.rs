@@ -103,7 +103,7 @@ fn list_kms_instances(ctx: &Ctx) -> Result<Fields, ApiError> {
     let total = all.len();
     let items: Vec<Value> = all
         .iter()
-        .skip(((page_number - 1) * page_size) as usize)
+        .skip((page_number as usize - 1).saturating_mul(page_size as usize))
         .take(page_size as usize)
         .map(|i| json!({"KmsInstanceId": i.id, "KmsInstanceArn": arn(i)}))
         .collect();

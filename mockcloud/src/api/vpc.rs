@@ -29,7 +29,7 @@ fn describe_vpcs(ctx: &Ctx) -> Result<Fields, ApiError> {
         .vpcs_of(&ctx.caller, ctx.region.as_deref())?;
     let items: Vec<Value> = vpcs
         .iter()
-        .skip(((n - 1) * size) as usize)
+        .skip((n as usize - 1).saturating_mul(size as usize))
         .take(size as usize)
         .map(|v| {
             let vsws: Vec<String> = ctx.state.backend.vswitches_of(&v.id).unwrap_or_default().into_iter().map(|s| s.id).collect();
@@ -63,7 +63,7 @@ fn describe_vswitches(ctx: &Ctx) -> Result<Fields, ApiError> {
     let total = all.len();
     let items: Vec<Value> = all
         .into_iter()
-        .skip(((n - 1) * size) as usize)
+        .skip((n as usize - 1).saturating_mul(size as usize))
         .take(size as usize)
         .collect();
     let mut f = Fields::new();

@@ -1,1 +1,10 @@
+//! mockcloud integration tests: the in-process server over real HTTPS on port 0, one temporary
+//! data directory per test, the simulated clock moved with `/_mock/clock/advance`.
 
+mod enablement;
+mod harness;
+mod instances;
+mod persistence;
+mod protocol;
+mod purchase;
+mod sdk;
