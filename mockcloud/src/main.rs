@@ -111,9 +111,10 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         "access_key_secret": server.access_key_secret,
         "region": "cn-hangzhou",
     });
-    std::fs::write(
-        args.data_dir.join("ready.json"),
-        serde_json::to_vec_pretty(&ready)?,
+    // It carries the default credentials (printed above anyway): readable by the owner only.
+    mockcloud::crypto::write_private(
+        &args.data_dir.join("ready.json"),
+        &serde_json::to_vec_pretty(&ready)?,
     )?;
 
     shutdown_signal().await;

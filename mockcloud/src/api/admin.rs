@@ -39,11 +39,18 @@ struct Advance {
 }
 
 async fn advance(State(s): State<Arc<AppState>>, Query(q): Query<Advance>) -> Response {
-    let ms = q.seconds.unwrap_or(0) * 1000 + q.minutes.unwrap_or(0) * 60_000;
+    let ms = q
+        .seconds
+        .unwrap_or(0)
+        .checked_mul(1000)
+        .zip(q.minutes.unwrap_or(0).checked_mul(60_000))
+        .and_then(|(a, b)| a.checked_add(b))
+        .filter(|ms| *ms < 100 * 365 * 24 * 3_600_000)
+        .unwrap_or(-1);
     if ms <= 0 {
         return (
             StatusCode::BAD_REQUEST,
-            Json(json!({"error": "give ?seconds=N or ?minutes=N, a positive amount"})),
+            Json(json!({"error": "give ?seconds=N or ?minutes=N: a positive amount under 100 years"})),
         )
             .into_response();
     }

@@ -157,6 +157,24 @@ fn verify_acs3(
         ));
     };
     let (account_id, secret) = backend.access_key(ak)?;
+    // The date and nonce protect against replay only if the signature covers them.
+    for required in [
+        "host",
+        "x-acs-date",
+        "x-acs-signature-nonce",
+        "x-acs-action",
+        "x-acs-version",
+    ] {
+        if !signed_headers
+            .split(';')
+            .any(|h| h.eq_ignore_ascii_case(required))
+        {
+            return Err(ApiError::invalid(
+                "SignedHeaders",
+                format!("must include {required}"),
+            ));
+        }
+    }
     let stamped = check_time(req.header("x-acs-date"), now)?;
     let payload = req
         .header("x-acs-content-sha256")

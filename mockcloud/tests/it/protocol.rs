@@ -65,6 +65,8 @@ struct Acs3 {
     secret: String,
     date: String,
     nonce: String,
+    /// A header sent but left out of SignedHeaders.
+    unsigned: Option<&'static str>,
 }
 
 impl Acs3 {
@@ -77,6 +79,7 @@ impl Acs3 {
             secret: mock.server.access_key_secret.clone(),
             date: iso(wall_now_ms()),
             nonce: uuid::Uuid::new_v4().simple().to_string(),
+            unsigned: None,
         }
     }
 
@@ -99,6 +102,7 @@ impl Acs3 {
         self.headers(mock)
             .iter()
             .map(|(n, _)| n.as_str())
+            .filter(|n| Some(*n) != self.unsigned)
             .collect::<Vec<_>>()
             .join(";")
     }
@@ -467,4 +471,32 @@ async fn huge_page_number_gives_an_empty_page_not_a_dropped_connection() {
         .unwrap();
     assert_ok(&r);
     assert_eq!(r.body["VSwitches"]["VSwitch"], serde_json::json!([]));
+}
+
+#[tokio::test]
+async fn acs3_request_not_signing_its_nonce_or_date_is_refused() {
+    let mock = Mock::start().await;
+    for header in ["x-acs-signature-nonce", "x-acs-date"] {
+        let mut req = Acs3::new(&mock, "ListKmsInstances", &[]);
+        req.unsigned = Some(header);
+        let r = req.send(&mock).await;
+        r.assert_error(400, "InvalidParameter");
+        let message = r.body["Message"].as_str().unwrap_or_default();
+        assert!(
+            message.contains("SignedHeaders") && message.contains(header),
+            "{message}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn clock_advance_refuses_overflowing_amounts() {
+    let mock = Mock::start().await;
+    let url = format!(
+        "{}/_mock/clock/advance?seconds={}",
+        mock.server.endpoint,
+        i64::MAX / 10
+    );
+    let resp = mock.client.http().post(url).send().await.expect("sent");
+    assert_eq!(resp.status().as_u16(), 400);
 }
