@@ -12,7 +12,9 @@ use crate::clock::{Anchor, SimMillis, MINUTE};
 use crate::crypto::Sealer;
 use crate::domain::connect::{self, ConnectRequest, VSwitchView, VpcView};
 use crate::domain::purchase::{self, Order};
-use crate::domain::{AccountView, Connection, Instance, RenewStatus, Status, SOFTWARE_ENABLE_MS};
+use crate::domain::{
+    AccountView, BindVpc, Connection, Instance, RenewStatus, Status, SOFTWARE_ENABLE_MS,
+};
 use crate::error::ApiError;
 use crate::store::{Store, Write};
 use crate::world::{Region, Site, World};
@@ -73,6 +75,33 @@ struct Meta {
     anchor: Anchor,
 }
 
+/// Faults injected through `/_mock/faults`, for tests of clients' error handling. Held in
+/// memory: a restart clears them.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct Faults {
+    /// The next ConnectKmsInstance ends in status Error with this reason.
+    #[serde(default)]
+    pub connect_error: Option<String>,
+    /// The next ConnectKmsInstance never finishes (stays Connecting).
+    #[serde(default)]
+    pub stay_connecting: bool,
+    /// The next N signed requests are answered with `Throttling`.
+    #[serde(default)]
+    pub throttle: u32,
+    /// The next N signed requests are answered with 503 `ServiceUnavailableTemporary`.
+    #[serde(default)]
+    pub server_error: u32,
+    /// Extra latency added to every signed request.
+    #[serde(default)]
+    pub latency_ms: u64,
+}
+
+/// What the wire layer must do to one request because of injected faults.
+pub enum RequestFault {
+    Throttle,
+    ServerError,
+}
+
 /// The caller, once its signature has been verified.
 #[derive(Debug, Clone)]
 pub struct Caller {
@@ -93,6 +122,7 @@ pub struct Backend {
     write: Mutex<Meta>,
     /// Last status logged per instance, so each change is logged once.
     seen: Mutex<HashMap<String, Status>>,
+    faults: Mutex<Faults>,
 }
 
 /// What BSS CreateInstance answers.
@@ -131,6 +161,7 @@ impl Backend {
             sealer,
             write: Mutex::new(meta),
             seen: Mutex::new(HashMap::new()),
+            faults: Mutex::new(Faults::default()),
         })
     }
 
@@ -309,6 +340,9 @@ impl Backend {
             connection: None,
             released_at: None,
             deletion_protection: false,
+            deletion_protection_description: String::new(),
+            bind_vpcs: Vec::new(),
+            shared_accounts: Vec::new(),
         };
         let mut writes = vec![Write::put(INSTANCE, &id, &inst)];
         if let Some(token) = client_token {
@@ -343,8 +377,13 @@ impl Backend {
             .into_iter()
             .filter(|i| i.account_id == caller.account_id && !i.is_released(now))
             .filter(|i| ids.is_empty() || ids.contains(&i.id))
-            .map(|i| {
-                let st = if now >= i.end_at { "Expired" } else { "Normal" };
+            .map(|mut i| {
+                let st = if i.is_expired(now) {
+                    "Expired"
+                } else {
+                    "Normal"
+                };
+                i.end_at = i.effective_end(now);
                 (i, st)
             })
             .collect())
@@ -445,10 +484,11 @@ impl Backend {
         id: &str,
     ) -> Result<(Instance, Status), ApiError> {
         let now = self.now();
-        let inst = self.visible_instance(caller, id, now)?;
+        let mut inst = self.visible_instance(caller, id, now)?;
         let account = self.account(&caller.account_id)?;
         let status = inst.status(now, account.view());
         self.observe(&inst, status);
+        inst.end_at = inst.effective_end(now);
         Ok((inst, status))
     }
 
@@ -476,9 +516,31 @@ impl Backend {
         let now = meta.anchor.now();
         let mut inst = self.visible_instance(caller, id, now)?;
         let account = self.account(&caller.account_id)?;
-        inst.require_status(now, account.view(), &[Status::Uninitialized])?;
+        // An instance whose enablement failed may be enabled again.
+        inst.require_status(now, account.view(), &[Status::Uninitialized, Status::Error])?;
         let region = self.region(&inst.region_id)?;
-        let vpc = self.vpc_view(caller, &req.vpc_id, &region.id)?;
+        // A failed enablement gives its vSwitch IPs back before the new attempt takes them.
+        let mut free: HashMap<String, VSwitchRecord> = HashMap::new();
+        if let Some(old) = &inst.connection {
+            for vsw_id in &old.vswitch_ids {
+                if let Some(mut v) = self
+                    .store
+                    .get::<VSwitchRecord>(VSWITCH, vsw_id)
+                    .map_err(internal)?
+                {
+                    v.free_ips += 1;
+                    free.insert(vsw_id.clone(), v);
+                }
+            }
+        }
+        let mut vpc = self.vpc_view(caller, &req.vpc_id, &region.id)?;
+        if let Some(view) = vpc.as_mut() {
+            for v in &mut view.vswitches {
+                if let Some(released) = free.get(&v.id) {
+                    v.free_ips = released.free_ips;
+                }
+            }
+        }
         let mut rng = self.rng(&mut meta)?;
         let plan = connect::plan_software_connect(&inst, req, &region, vpc.as_ref(), |n| {
             rng.gen_range(0..n)
@@ -487,6 +549,13 @@ impl Backend {
             Site::China => !region.mainland,
             Site::International => region.mainland,
         };
+        let mut writes = Vec::new();
+        let (failure, stuck) = {
+            let mut f = self.faults.lock().expect("faults lock");
+            let failure = f.connect_error.take();
+            let stuck = std::mem::take(&mut f.stay_connecting);
+            (failure, stuck)
+        };
         inst.connection = Some(Connection {
             vpc_id: req.vpc_id.clone(),
             zone_ids: plan.zone_ids,
@@ -494,16 +563,24 @@ impl Backend {
             requested_at: now,
             duration_ms: SOFTWARE_ENABLE_MS,
             needs_private_zone,
+            failure,
+            stuck,
         });
-        let mut writes = vec![Write::put(INSTANCE, id, &inst)];
+        writes.push(Write::put(INSTANCE, id, &inst));
         for vsw_id in &plan.vswitch_ids {
-            let mut v: VSwitchRecord = self
-                .store
-                .get(VSWITCH, vsw_id)
-                .map_err(internal)?
-                .ok_or_else(|| ApiError::InvalidVSwitchIdNotFound { id: vsw_id.clone() })?;
-            v.free_ips -= 1;
+            let mut v = match free.remove(vsw_id) {
+                Some(v) => v,
+                None => self
+                    .store
+                    .get::<VSwitchRecord>(VSWITCH, vsw_id)
+                    .map_err(internal)?
+                    .ok_or_else(|| ApiError::InvalidVSwitchIdNotFound { id: vsw_id.clone() })?,
+            };
+            v.free_ips = v.free_ips.saturating_sub(1);
             writes.push(Write::put(VSWITCH, vsw_id, &v));
+        }
+        for (vsw_id, v) in free {
+            writes.push(Write::put(VSWITCH, &vsw_id, &v));
         }
         self.store.apply(writes).map_err(internal)?;
         self.observe(&inst, inst.status(now, account.view()));
@@ -522,6 +599,160 @@ impl Backend {
         let mut inst = self.visible_instance(caller, id, now)?;
         inst.name = name.to_string();
         self.store.put(INSTANCE, id, &inst).map_err(internal)
+    }
+
+    pub fn set_deletion_protection(
+        &self,
+        caller: &Caller,
+        id: &str,
+        enabled: bool,
+        description: &str,
+    ) -> Result<(), ApiError> {
+        let guard = self.write.lock().expect("meta lock");
+        let now = guard.anchor.now();
+        let mut inst = self.visible_instance(caller, id, now)?;
+        inst.deletion_protection = enabled;
+        inst.deletion_protection_description = if enabled {
+            description.to_string()
+        } else {
+            String::new()
+        };
+        self.store.put(INSTANCE, id, &inst).map_err(internal)
+    }
+
+    /// UpdateKmsInstanceBindVpc: replaces the whole list (S06 quota checked).
+    pub fn update_bind_vpcs(
+        &self,
+        caller: &Caller,
+        id: &str,
+        binds: Vec<BindVpc>,
+    ) -> Result<(), ApiError> {
+        let guard = self.write.lock().expect("meta lock");
+        let now = guard.anchor.now();
+        let mut inst = self.visible_instance(caller, id, now)?;
+        let account = self.account(&caller.account_id)?;
+        inst.require_status(now, account.view(), &[Status::Connected])?;
+        let mut binds = binds;
+        for b in &mut binds {
+            if b.region_id.is_empty() {
+                b.region_id = inst.region_id.clone();
+            }
+            if b.vpc_owner_id.is_empty() {
+                b.vpc_owner_id = caller.account_id.clone();
+            }
+        }
+        for (i, b) in binds.iter().enumerate() {
+            if b.region_id != inst.region_id {
+                return Err(ApiError::invalid(
+                    format!("BindVpcs[{i}].RegionId"),
+                    format!(
+                        "{}: VPCs bind in the instance's region {} only",
+                        b.region_id, inst.region_id
+                    ),
+                ));
+            }
+            let owner = Caller {
+                account_id: b.vpc_owner_id.clone(),
+            };
+            let vpc = self
+                .vpc_view(&owner, &b.vpc_id, &inst.region_id)?
+                .ok_or_else(|| ApiError::InvalidVpcIdNotFound {
+                    id: b.vpc_id.clone(),
+                })?;
+            if !vpc.vswitches.iter().any(|v| v.id == b.vswitch_id) {
+                return Err(ApiError::InvalidVSwitchIdNotFound {
+                    id: b.vswitch_id.clone(),
+                });
+            }
+            if binds[..i].iter().any(|o| o.vpc_id == b.vpc_id) {
+                return Err(ApiError::invalid(
+                    format!("BindVpcs[{i}].VpcId"),
+                    format!("{} is listed twice", b.vpc_id),
+                ));
+            }
+        }
+        inst.check_access_quota(&binds, &inst.shared_accounts)?;
+        inst.bind_vpcs = binds;
+        self.store.put(INSTANCE, id, &inst).map_err(internal)
+    }
+
+    /// Deviation: UpdateKmsInstanceShareAccounts stands in for the console's sharing (S06).
+    pub fn update_share_accounts(
+        &self,
+        caller: &Caller,
+        id: &str,
+        accounts: Vec<String>,
+    ) -> Result<(), ApiError> {
+        let guard = self.write.lock().expect("meta lock");
+        let now = guard.anchor.now();
+        let mut inst = self.visible_instance(caller, id, now)?;
+        let account = self.account(&caller.account_id)?;
+        inst.require_status(now, account.view(), &[Status::Connected])?;
+        for (i, a) in accounts.iter().enumerate() {
+            if a.is_empty() || !a.chars().all(|c| c.is_ascii_digit()) {
+                return Err(ApiError::invalid(
+                    format!("ShareAccounts[{i}]"),
+                    format!("{a:?} is not an account id (digits)"),
+                ));
+            }
+            if a == &caller.account_id {
+                return Err(ApiError::invalid(
+                    format!("ShareAccounts[{i}]"),
+                    "an instance is not shared with its own account",
+                ));
+            }
+            if accounts[..i].contains(a) {
+                return Err(ApiError::invalid(
+                    format!("ShareAccounts[{i}]"),
+                    format!("{a} is listed twice"),
+                ));
+            }
+        }
+        inst.check_access_quota(&inst.bind_vpcs, &accounts)?;
+        inst.shared_accounts = accounts;
+        self.store.put(INSTANCE, id, &inst).map_err(internal)
+    }
+
+    // ---- admin ----
+
+    /// Activates PrivateZone for an account (S23): enablement held back by it then finishes.
+    pub fn activate_private_zone(&self, account_id: &str) -> Result<(), ApiError> {
+        let guard = self.write.lock().expect("meta lock");
+        let now = guard.anchor.now();
+        let mut account = self.account(account_id).map_err(|_| ApiError::NotFound {
+            code: "AccountNotFound",
+            message: format!("No account {account_id} in this world."),
+        })?;
+        if account.private_zone_since.is_none() {
+            account.private_zone_since = Some(now);
+            self.store
+                .put(ACCOUNT, account_id, &account)
+                .map_err(internal)?;
+        }
+        Ok(())
+    }
+
+    pub fn set_faults(&self, faults: Faults) {
+        *self.faults.lock().expect("faults lock") = faults;
+    }
+
+    pub fn faults(&self) -> Faults {
+        self.faults.lock().expect("faults lock").clone()
+    }
+
+    /// Takes one request-level fault, if any is armed, and the latency to add.
+    pub fn take_request_fault(&self) -> (Option<RequestFault>, u64) {
+        let mut f = self.faults.lock().expect("faults lock");
+        let fault = if f.throttle > 0 {
+            f.throttle -= 1;
+            Some(RequestFault::Throttle)
+        } else if f.server_error > 0 {
+            f.server_error -= 1;
+            Some(RequestFault::ServerError)
+        } else {
+            None
+        };
+        (fault, f.latency_ms)
     }
 
     fn vpc_view(

@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use axum::extract::{Query, State};
+use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -12,6 +12,7 @@ use serde::Deserialize;
 use serde_json::json;
 
 use super::AppState;
+use crate::backend::Faults;
 use crate::clock::iso;
 
 pub fn router() -> Router<Arc<AppState>> {
@@ -19,6 +20,14 @@ pub fn router() -> Router<Arc<AppState>> {
         .route("/health", get(health))
         .route("/clock", get(clock))
         .route("/clock/advance", post(advance))
+        .route(
+            "/faults",
+            get(get_faults).put(put_faults).delete(clear_faults),
+        )
+        .route(
+            "/accounts/{account_id}/private-zone",
+            post(activate_private_zone),
+        )
 }
 
 async fn health() -> Response {
@@ -59,6 +68,47 @@ async fn advance(State(s): State<Arc<AppState>>, Query(q): Query<Advance>) -> Re
         Err(e) => (
             StatusCode::INTERNAL_SERVER_ERROR,
             Json(json!({"error": e.code()})),
+        )
+            .into_response(),
+    }
+}
+
+async fn get_faults(State(s): State<Arc<AppState>>) -> Response {
+    Json(s.backend.faults()).into_response()
+}
+
+/// Arms faults: `{"connect_error": "reason"}`, `{"stay_connecting": true}`, `{"throttle": N}`,
+/// `{"server_error": N}`, `{"latency_ms": M}`; what is left out is cleared.
+async fn put_faults(State(s): State<Arc<AppState>>, body: axum::body::Bytes) -> Response {
+    match serde_json::from_slice::<Faults>(&body) {
+        Ok(f) => {
+            s.backend.set_faults(f.clone());
+            Json(f).into_response()
+        }
+        Err(e) => (
+            StatusCode::BAD_REQUEST,
+            Json(json!({"error": format!("not a faults object: {e}")})),
+        )
+            .into_response(),
+    }
+}
+
+async fn clear_faults(State(s): State<Arc<AppState>>) -> Response {
+    s.backend.set_faults(Faults::default());
+    Json(Faults::default()).into_response()
+}
+
+async fn activate_private_zone(
+    State(s): State<Arc<AppState>>,
+    Path(account_id): Path<String>,
+) -> Response {
+    match s.backend.activate_private_zone(&account_id) {
+        Ok(()) => {
+            Json(json!({"account_id": account_id, "private_zone_activated": true})).into_response()
+        }
+        Err(e) => (
+            StatusCode::from_u16(e.status()).unwrap_or(StatusCode::BAD_REQUEST),
+            Json(json!({"error": e.code(), "message": e.message()})),
         )
             .into_response(),
     }

@@ -5,7 +5,7 @@ use serde_json::{json, Value};
 use super::{unknown_action, wrapped, Ctx, Fields};
 use crate::clock::iso;
 use crate::domain::connect::ConnectRequest;
-use crate::domain::{Instance, Status};
+use crate::domain::{BindVpc, Instance, Status};
 use crate::error::ApiError;
 
 pub fn dispatch(action: &str, ctx: &Ctx) -> Result<Fields, ApiError> {
@@ -14,6 +14,9 @@ pub fn dispatch(action: &str, ctx: &Ctx) -> Result<Fields, ApiError> {
         "ListKmsInstances" => list_kms_instances(ctx),
         "ConnectKmsInstance" => connect_kms_instance(ctx),
         "UpdateKmsInstance" => update_kms_instance(ctx),
+        "SetDeletionProtection" => set_deletion_protection(ctx),
+        "UpdateKmsInstanceBindVpc" => update_kms_instance_bind_vpc(ctx),
+        "UpdateKmsInstanceShareAccounts" => update_kms_instance_share_accounts(ctx),
         "DescribeRegions" => describe_regions(ctx),
         _ => Err(unknown_action(action)),
     }
@@ -39,11 +42,14 @@ fn instance_json(inst: &Instance, status: Status, ca_pem: &str) -> Value {
         None => (String::new(), Vec::new(), Vec::new()),
     };
     let bind_vpcs: Vec<Value> = inst
-        .connection
+        .bind_vpcs
         .iter()
-        .map(|c| {
-            json!({"RegionId": inst.region_id, "VpcId": c.vpc_id, "VSwitchId": c.vswitch_ids.first().cloned().unwrap_or_default(), "VpcOwnerId": inst.account_id})
-        })
+        .map(|b| json!({"RegionId": b.region_id, "VpcId": b.vpc_id, "VSwitchId": b.vswitch_id, "VpcOwnerId": b.vpc_owner_id}))
+        .collect();
+    let shared: Vec<Value> = inst
+        .shared_accounts
+        .iter()
+        .map(|a| Value::from(a.as_str()))
         .collect();
     let cap = &inst.capacity;
     json!({
@@ -69,13 +75,15 @@ fn instance_json(inst: &Instance, status: Status, ca_pem: &str) -> Value {
         "Log": u32::from(cap.log),
         "LogStorage": cap.log_storage,
         "DeletionProtection": inst.deletion_protection,
-        "DeletionProtectionDescription": "",
+        "DeletionProtectionDescription": inst.deletion_protection_description,
         // Deviation: these three fields are not in the real response; purchase parameters the
         // provider must read back for import to give an empty plan.
         "DeploymentMode": inst.deployment_mode.as_str(),
         "InstanceBackup": inst.instance_backup,
         "ExpertService": inst.expert_service,
         "BindVpcs": wrapped("BindVpc", bind_vpcs),
+        // Deviation: the accounts the instance is shared with (no public field in the real API).
+        "ShareAccounts": wrapped("ShareAccount", shared),
     })
 }
 
@@ -153,4 +161,87 @@ fn describe_regions(ctx: &Ctx) -> Result<Fields, ApiError> {
         .map(|r| json!({"RegionId": r.id}))
         .collect();
     Ok(fields(json!({ "Regions": wrapped("Region", regions) })))
+}
+
+fn set_deletion_protection(ctx: &Ctx) -> Result<Fields, ApiError> {
+    let id = ctx.params.req("KmsInstanceId")?;
+    let enabled = ctx
+        .params
+        .opt_bool("EnableDeletionProtection")?
+        .ok_or_else(|| ApiError::missing("EnableDeletionProtection"))?;
+    let description = ctx
+        .params
+        .opt("DeletionProtectionDescription")
+        .unwrap_or("");
+    ctx.state
+        .backend
+        .set_deletion_protection(&ctx.caller, id, enabled, description)?;
+    Ok(Fields::new())
+}
+
+/// `BindVpcs` is JSON: `[{"VpcId","VSwitchId","RegionId","VpcOwnerId"}]`; `VpcOwnerId` arrives as
+/// a JSON number from most SDKs and as a string from some.
+fn update_kms_instance_bind_vpc(ctx: &Ctx) -> Result<Fields, ApiError> {
+    let id = ctx.params.req("KmsInstanceId")?;
+    let raw = ctx.params.opt("BindVpcs").unwrap_or("[]");
+    let list: Vec<Value> = serde_json::from_str(raw)
+        .map_err(|e| ApiError::invalid("BindVpcs", format!("not a JSON list of objects: {e}")))?;
+    let text = |v: &Value, k: &str| match v.get(k) {
+        Some(Value::String(s)) => s.clone(),
+        Some(Value::Number(n)) => n.to_string(),
+        _ => String::new(),
+    };
+    let mut binds = Vec::new();
+    for (i, v) in list.iter().enumerate() {
+        if !v.is_object() {
+            return Err(ApiError::invalid(
+                format!("BindVpcs[{i}]"),
+                "must be an object",
+            ));
+        }
+        let vpc_id = text(v, "VpcId");
+        let vswitch_id = text(v, "VSwitchId");
+        if vpc_id.is_empty() {
+            return Err(ApiError::missing(format!("BindVpcs[{i}].VpcId")));
+        }
+        if vswitch_id.is_empty() {
+            return Err(ApiError::missing(format!("BindVpcs[{i}].VSwitchId")));
+        }
+        binds.push(BindVpc {
+            vpc_id,
+            vswitch_id,
+            region_id: text(v, "RegionId"),
+            vpc_owner_id: text(v, "VpcOwnerId"),
+        });
+    }
+    ctx.state.backend.update_bind_vpcs(&ctx.caller, id, binds)?;
+    Ok(Fields::new())
+}
+
+/// Deviation: `ShareAccounts` is a JSON list of account ids.
+fn update_kms_instance_share_accounts(ctx: &Ctx) -> Result<Fields, ApiError> {
+    let id = ctx.params.req("KmsInstanceId")?;
+    let raw = ctx.params.opt("ShareAccounts").unwrap_or("[]");
+    let list: Vec<Value> = serde_json::from_str(raw).map_err(|e| {
+        ApiError::invalid(
+            "ShareAccounts",
+            format!("not a JSON list of account ids: {e}"),
+        )
+    })?;
+    let accounts = list
+        .iter()
+        .enumerate()
+        .map(|(i, v)| match v {
+            Value::String(s) => Ok(s.clone()),
+            Value::Number(n) => Ok(n.to_string()),
+            _ => Err(ApiError::invalid(
+                format!("ShareAccounts[{i}]"),
+                "must be an account id",
+            )),
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    ctx.state
+        .backend
+        .update_share_accounts(&ctx.caller, id, accounts)?;
+    Ok(Fields::new())
 }

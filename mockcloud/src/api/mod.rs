@@ -17,7 +17,7 @@ use axum::response::{IntoResponse, Response};
 use axum::Router;
 use serde_json::{json, Map, Value};
 
-use crate::backend::{Backend, Caller};
+use crate::backend::{Backend, Caller, RequestFault};
 use crate::error::ApiError;
 use auth::{NonceCache, SignedRequest};
 use params::Params;
@@ -68,6 +68,10 @@ async fn openapi(
         .unwrap_or("")
         .to_string();
     let (action, result) = handle(&state, &method, &uri, &headers, &body);
+    let latency = state.backend.faults().latency_ms;
+    if latency > 0 {
+        tokio::time::sleep(std::time::Duration::from_millis(latency)).await;
+    }
     match result {
         Ok(mut fields) => {
             tracing::debug!(action, "ok");
@@ -160,6 +164,11 @@ fn handle(
     };
     let result = (|| {
         let caller = auth::verify(&state.backend, &state.nonces, &req)?;
+        match state.backend.take_request_fault().0 {
+            Some(RequestFault::Throttle) => return Err(ApiError::Throttling),
+            Some(RequestFault::ServerError) => return Err(ApiError::ServiceUnavailable),
+            None => {}
+        }
         if action.is_empty() {
             return Err(ApiError::missing("Action"));
         }

@@ -138,6 +138,21 @@ pub struct Connection {
     pub duration_ms: i64,
     /// Cross-site purchases need PrivateZone activated before enablement can finish (S23).
     pub needs_private_zone: bool,
+    /// An injected failure: enablement ends in status Error with this reason.
+    #[serde(default)]
+    pub failure: Option<String>,
+    /// An injected fault: enablement never finishes.
+    #[serde(default)]
+    pub stuck: bool,
+}
+
+/// A further VPC the instance is reachable from (UpdateKmsInstanceBindVpc).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct BindVpc {
+    pub vpc_id: String,
+    pub vswitch_id: String,
+    pub region_id: String,
+    pub vpc_owner_id: String,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -162,6 +177,13 @@ pub struct Instance {
     pub connection: Option<Connection>,
     pub released_at: Option<SimMillis>,
     pub deletion_protection: bool,
+    #[serde(default)]
+    pub deletion_protection_description: String,
+    #[serde(default)]
+    pub bind_vpcs: Vec<BindVpc>,
+    /// Accounts the instance is shared with.
+    #[serde(default)]
+    pub shared_accounts: Vec<String>,
 }
 
 /// The account facts that status derivation needs.
@@ -195,11 +217,64 @@ impl Instance {
     pub fn status(&self, now: SimMillis, account: AccountView) -> Status {
         match &self.connection {
             None => Status::Uninitialized,
+            Some(c) if c.failure.is_some() => Status::Error,
+            Some(c) if c.stuck => Status::Connecting,
             Some(_) => match self.connected_at(account) {
                 Some(t) if now >= t => Status::Connected,
                 _ => Status::Connecting,
             },
         }
+    }
+
+    /// The end of the subscription: with auto-renewal it moves on by the renewal length each
+    /// time it is reached (S09). Deviation: a month is 30 simulated days.
+    pub fn effective_end(&self, now: SimMillis) -> SimMillis {
+        let mut end = self.end_at;
+        if self.renew_status == RenewStatus::AutoRenewal {
+            let step = i64::from(self.renew_period_months.max(1)) * 30 * 24 * 60 * MINUTE;
+            if now >= end {
+                end += ((now - end) / step + 1) * step;
+            }
+        }
+        end
+    }
+
+    /// Expired without auto-renewal: the instance serves nothing (S52).
+    pub fn is_expired(&self, now: SimMillis) -> bool {
+        now >= self.effective_end(now)
+    }
+
+    /// Access management units in use (S06): the instance's own VPC, every further VPC it is
+    /// reachable from, and every account it is shared with.
+    pub fn access_units(&self, bind_vpcs: &[BindVpc], shared: &[String]) -> u32 {
+        let own = self.connection.as_ref().map(|c| c.vpc_id.as_str());
+        let extra = bind_vpcs
+            .iter()
+            .filter(|b| Some(b.vpc_id.as_str()) != own)
+            .count();
+        (1 + extra + shared.len()) as u32
+    }
+
+    /// S06: refuses a binding or sharing the access management quota does not cover.
+    pub fn check_access_quota(
+        &self,
+        bind_vpcs: &[BindVpc],
+        shared: &[String],
+    ) -> Result<(), ApiError> {
+        let need = self.access_units(bind_vpcs, shared);
+        if need > self.capacity.vpc_num {
+            return Err(ApiError::Rejected {
+                code: "Rejected.ShareQuotaExceedLimit",
+                message: format!(
+                    "Instance Share Quota Exceed Limit: {} VPC(s) and {} shared account(s) need an access management quota of {need}; instance {} has {} (S06).",
+                    need as usize - shared.len(),
+                    shared.len(),
+                    self.id,
+                    self.capacity.vpc_num
+                ),
+            });
+        }
+        Ok(())
     }
 
     /// One place that says which statuses an action accepts.
@@ -256,6 +331,9 @@ mod tests {
             connection: None,
             released_at: None,
             deletion_protection: false,
+            deletion_protection_description: String::new(),
+            bind_vpcs: Vec::new(),
+            shared_accounts: Vec::new(),
         }
     }
 
@@ -267,6 +345,8 @@ mod tests {
             requested_at: at,
             duration_ms: SOFTWARE_ENABLE_MS,
             needs_private_zone: needs_pz,
+            failure: None,
+            stuck: false,
         }
     }
 
@@ -294,6 +374,48 @@ mod tests {
         };
         assert_eq!(i.status(129 * MINUTE, pz), Status::Connecting);
         assert_eq!(i.status(130 * MINUTE, pz), Status::Connected);
+    }
+
+    #[test]
+    fn injected_failure_gives_error_and_auto_renewal_moves_the_end() {
+        let mut i = sample(0);
+        let mut c = connection(0, false);
+        c.failure = Some("boom".into());
+        i.connection = Some(c);
+        assert_eq!(i.status(100 * MINUTE, NO_PZ), Status::Error);
+        let month = 30 * 24 * 60 * MINUTE;
+        assert!(i.is_expired(i.end_at));
+        i.renew_status = RenewStatus::AutoRenewal;
+        assert_eq!(i.effective_end(i.end_at), i.end_at + month);
+        assert!(!i.is_expired(i.end_at + month / 2));
+    }
+
+    #[test]
+    fn access_quota_counts_own_vpc_extra_vpcs_and_shared_accounts() {
+        let mut i = sample(0);
+        i.connection = Some(connection(0, false));
+        let b = |id: &str| BindVpc {
+            vpc_id: id.into(),
+            vswitch_id: "v".into(),
+            region_id: "r".into(),
+            vpc_owner_id: "1".into(),
+        };
+        let shared = vec!["2".to_string(), "3".to_string()];
+        assert_eq!(
+            i.access_units(&[b("vpc"), b("vpc-2"), b("vpc-3")], &shared),
+            5
+        );
+        i.capacity.vpc_num = 4;
+        assert_eq!(
+            i.check_access_quota(&[b("vpc-2"), b("vpc-3")], &shared)
+                .unwrap_err()
+                .code(),
+            "Rejected.ShareQuotaExceedLimit"
+        );
+        i.capacity.vpc_num = 5;
+        assert!(i
+            .check_access_quota(&[b("vpc-2"), b("vpc-3")], &shared)
+            .is_ok());
     }
 
     #[test]
