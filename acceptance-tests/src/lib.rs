@@ -174,6 +174,8 @@ provider "kms" {{
             .env_remove("TF_LOG")
             .env_remove("TF_CLI_ARGS")
             .env_remove("TF_DATA_DIR")
+            // tf-provider appends a Rust backtrace to diagnostics when this is set.
+            .env_remove("RUST_BACKTRACE")
             .envs(self.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
             .output()
             .unwrap_or_else(|e| panic!("cannot run {}: {e}", self.terraform.display()));
@@ -241,6 +243,32 @@ provider "kms" {{
         self.rt
             .block_on(self.client.bss(action, params))
             .expect("BSS call")
+    }
+
+    /// Arms faults on the mock (`PUT /_mock/faults`), e.g. `{"throttle": 3}`.
+    pub fn faults(&self, json: &str) {
+        let url = format!("{}/_mock/faults", self.endpoint);
+        let body = json.to_string();
+        let r = self
+            .rt
+            .block_on(async {
+                self.client
+                    .http()
+                    .put(url)
+                    .body(body)
+                    .send()
+                    .await?
+                    .error_for_status()
+            })
+            .expect("faults armed");
+        assert!(r.status().is_success());
+    }
+
+    /// `POST /_mock/<path>` on the mock's admin API.
+    pub fn admin_post(&self, path: &str) -> Value {
+        self.rt
+            .block_on(self.client.admin_post(&format!("/_mock/{path}")))
+            .expect("admin call")
     }
 
     /// Moves the mock's simulated clock.

@@ -91,6 +91,10 @@ pub struct Faults {
     /// The next N signed requests are answered with 503 `ServiceUnavailableTemporary`.
     #[serde(default)]
     pub server_error: u32,
+    /// The next N signed requests are carried out, then answered with 503 as if the response
+    /// was lost: a client that retries must not do the thing twice (ClientToken).
+    #[serde(default)]
+    pub lose_response: u32,
     /// Extra latency added to every signed request.
     #[serde(default)]
     pub latency_ms: u64,
@@ -738,6 +742,17 @@ impl Backend {
 
     pub fn faults(&self) -> Faults {
         self.faults.lock().expect("faults lock").clone()
+    }
+
+    /// Whether the response of a request just carried out is to be lost (see `Faults`).
+    pub fn take_lost_response(&self) -> bool {
+        let mut f = self.faults.lock().expect("faults lock");
+        if f.lose_response > 0 {
+            f.lose_response -= 1;
+            true
+        } else {
+            false
+        }
     }
 
     /// Takes one request-level fault, if any is armed, and the latency to add.

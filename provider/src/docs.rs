@@ -9,6 +9,7 @@ use tf_provider::schema::{
 };
 use tf_provider::{Diagnostics, Provider, Resource};
 
+use crate::data_sources::{Field, FieldKind};
 use crate::provider::{KmsProvider, Shared};
 use crate::resources::instance::{InstanceResource, ALICLOUD_NAMES, IMPORT_NOTES};
 
@@ -52,10 +53,58 @@ pub fn render(examples_dir: &std::path::Path) -> Vec<(String, String)> {
     for (ours, theirs) in ALICLOUD_NAMES {
         res.push_str(&format!("| `{ours}` | {theirs} |\n"));
     }
-    vec![
+    let mut pages = vec![
         ("index.md".into(), index),
         ("resources/instance.md".into(), res),
-    ]
+    ];
+    for ds in crate::data_sources::documented() {
+        let name = format!("kms_{}", ds.name);
+        let mut page = format!(
+            "---\npage_title: \"{name} Data Source - kms\"\ndescription: |-\n  {}\n---\n\n# {name} (Data Source)\n\n",
+            ds.summary
+        );
+        page.push_str(&ds.schema.block.description.content);
+        page.push_str("\n\n## Example Usage\n\n```terraform\n");
+        page.push_str(&read(&format!("data-sources/{name}/data-source.tf")));
+        page.push_str("```\n\n## Schema\n\n");
+        let linked: Vec<&str> = ds.nested.iter().map(|(attr, _)| *attr).collect();
+        page.push_str(&arguments_linked(&ds.schema, &linked));
+        for (attr, fields) in &ds.nested {
+            page.push_str(&nested(attr, fields));
+        }
+        pages.push((format!("data-sources/{}.md", ds.name), page));
+    }
+    pages
+}
+
+/// The fields of a list-of-object attribute, then those of any list inside it.
+fn nested(path: &str, fields: &[Field]) -> String {
+    let mut out = format!(
+        "<a id=\"{}\"></a>\n### Nested Schema for `{path}`\n\n",
+        anchor(path)
+    );
+    for f in fields {
+        let ty = match f.kind {
+            FieldKind::Objects(_) => format!(
+                "List of Object, see [below for nested schema](#{})",
+                anchor(&format!("{path}.{}", f.name))
+            ),
+            ref k => type_name(&k.ty()),
+        };
+        out.push_str(&format!("- `{}` ({ty}) {}\n", f.name, f.doc));
+    }
+    out.push('\n');
+    for f in fields {
+        if let FieldKind::Objects(inner) = f.kind {
+            out.push_str(&nested(&format!("{path}.{}", f.name), inner));
+        }
+    }
+    out
+}
+
+/// The anchor tfplugindocs gives a nested schema (`nestedatt--zones--vswitches`).
+fn anchor(path: &str) -> String {
+    format!("nestedatt--{}", path.replace('.', "--"))
 }
 
 fn type_name(t: &AttributeType) -> String {
@@ -80,16 +129,30 @@ fn type_name(t: &AttributeType) -> String {
 }
 
 fn line(name: &str, a: &Attribute) -> String {
+    line_linked(name, a, false)
+}
+
+/// An attribute line; a `linked` one points to its nested schema instead of spelling its type.
+fn line_linked(name: &str, a: &Attribute, linked: bool) -> String {
     let sensitive = if a.sensitive { ", Sensitive" } else { "" };
-    format!(
-        "- `{name}` ({}{sensitive}) {}\n",
-        type_name(&a.attr_type),
-        a.description.content
-    )
+    let ty = if linked {
+        format!(
+            "List of Object, see [below for nested schema](#{})",
+            anchor(name)
+        )
+    } else {
+        type_name(&a.attr_type)
+    };
+    format!("- `{name}` ({ty}{sensitive}) {}\n", a.description.content)
 }
 
 /// Required, optional and read-only sections, then nested blocks.
 fn arguments(schema: &Schema) -> String {
+    arguments_linked(schema, &[])
+}
+
+/// [`arguments`], with the `linked` attributes pointing to their nested schema.
+fn arguments_linked(schema: &Schema, linked: &[&str]) -> String {
     let attrs: BTreeMap<&String, &Attribute> = schema.block.attributes.iter().collect();
     let mut out = String::new();
     for (title, wanted) in [
@@ -106,7 +169,7 @@ fn arguments(schema: &Schema) -> String {
         let lines: Vec<String> = attrs
             .iter()
             .filter(|(_, a)| wanted.contains(&a.constraint))
-            .map(|(n, a)| line(n, a))
+            .map(|(n, a)| line_linked(n, a, linked.contains(&n.as_str())))
             .collect();
         if !lines.is_empty() {
             out.push_str(&format!("### {title}\n\n{}\n", lines.concat()));

@@ -280,7 +280,7 @@ impl Provider for KmsProvider {
         &self,
         _diags: &mut Diagnostics,
     ) -> Option<HashMap<String, Box<dyn DynamicDataSource>>> {
-        Some(HashMap::new())
+        Some(crate::data_sources::all(&self.shared))
     }
 }
 

@@ -9,6 +9,7 @@ pub enum Kind {
     Number,
     Bool,
     ListOfString,
+    SetOfString,
 }
 
 impl Kind {
@@ -18,6 +19,7 @@ impl Kind {
             Kind::Number => AttributeType::Number,
             Kind::Bool => AttributeType::Bool,
             Kind::ListOfString => AttributeType::List(Box::new(AttributeType::String)),
+            Kind::SetOfString => AttributeType::Set(Box::new(AttributeType::String)),
         }
     }
 }

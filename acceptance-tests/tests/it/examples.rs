@@ -64,6 +64,40 @@ fn resource_examples_apply_with_a_provider_block_and_destroy() {
 }
 
 #[test]
+fn data_source_examples_apply_plan_empty_and_destroy() {
+    let dir = Harness::examples_dir().join("data-sources");
+    let mut seen = 0;
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let path = entry.unwrap().path().join("data-source.tf");
+        let body =
+            std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        let h = Harness::start();
+        h.config(&body);
+        let out = h.apply();
+        assert!(
+            out.stdout.contains("Outputs:"),
+            "{} shows no outputs:\n{}",
+            path.display(),
+            out.stdout
+        );
+        h.assert_plan_empty();
+        h.destroy();
+        assert_eq!(
+            bss_total(&h),
+            0,
+            "{} left a purchase behind",
+            path.display()
+        );
+        seen += 1;
+    }
+    assert!(
+        seen >= 3,
+        "expected the kms_instance, kms_instances and kms_zones examples under {}",
+        dir.display()
+    );
+}
+
+#[test]
 fn provider_example_is_valid() {
     let h = Harness::start();
     let text =

@@ -78,7 +78,8 @@ async fn get_faults(State(s): State<Arc<AppState>>) -> Response {
 }
 
 /// Arms faults: `{"connect_error": "reason"}`, `{"stay_connecting": true}`, `{"throttle": N}`,
-/// `{"server_error": N}`, `{"latency_ms": M}`; what is left out is cleared.
+/// `{"server_error": N}`, `{"lose_response": N}`, `{"latency_ms": M}`; what is left out is
+/// cleared.
 async fn put_faults(State(s): State<Arc<AppState>>, body: axum::body::Bytes) -> Response {
     match serde_json::from_slice::<Faults>(&body) {
         Ok(f) => {

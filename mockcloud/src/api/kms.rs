@@ -104,10 +104,17 @@ fn list_kms_instances(ctx: &Ctx) -> Result<Fields, ApiError> {
             format!("{page_size}: must be 1 to 100"),
         ));
     }
-    let all = ctx
+    let filters = list_filters(ctx.params.opt("Filters"))?;
+    let listed = ctx
         .state
         .backend
         .list_kms_instances(&ctx.caller, ctx.region.as_deref())?;
+    let mut all = Vec::with_capacity(listed.len());
+    for inst in listed {
+        if filters.is_empty() || list_filters_match(ctx, &filters, &inst)? {
+            all.push(inst);
+        }
+    }
     let total = all.len();
     let items: Vec<Value> = all
         .iter()
@@ -121,6 +128,79 @@ fn list_kms_instances(ctx: &Ctx) -> Result<Fields, ApiError> {
         "TotalCount": total,
         "KmsInstances": wrapped("KmsInstance", items),
     })))
+}
+
+/// The keys `ListKmsInstances` filters on. Different keys combine with AND, the values of one key
+/// with OR, as in `ListKeys`.
+// Deviation: the real API documents `Filters` without listing its keys; the mock serves
+// `InstanceName` (what aliyun/alicloud sends), `Status` and `ManagementType` (`software`,
+// `hardware`, `external`). Values match exactly.
+const LIST_FILTER_KEYS: [&str; 3] = ["InstanceName", "Status", "ManagementType"];
+
+/// Parses `Filters=[{"Key":"InstanceName","Values":["a","b"]}]`; absent means no filter.
+fn list_filters(raw: Option<&str>) -> Result<Vec<(&'static str, Vec<String>)>, ApiError> {
+    let Some(raw) = raw else {
+        return Ok(Vec::new());
+    };
+    let bad = |reason: String| ApiError::invalid("Filters", reason);
+    let list: Vec<Value> = serde_json::from_str(raw).map_err(|e| {
+        bad(format!(
+            "not a JSON list of {{\"Key\", \"Values\"}} objects: {e}"
+        ))
+    })?;
+    let mut out = Vec::with_capacity(list.len());
+    for (i, f) in list.iter().enumerate() {
+        let key = f
+            .get("Key")
+            .and_then(Value::as_str)
+            .ok_or_else(|| bad(format!("Filters[{i}] has no string Key")))?;
+        let key = LIST_FILTER_KEYS
+            .into_iter()
+            .find(|k| *k == key)
+            .ok_or_else(|| {
+                bad(format!(
+                    "Filters[{i}].Key {key:?} is not one of {}",
+                    LIST_FILTER_KEYS.join(", ")
+                ))
+            })?;
+        let values = f
+            .get("Values")
+            .and_then(Value::as_array)
+            .filter(|v| !v.is_empty())
+            .ok_or_else(|| bad(format!("Filters[{i}].Values must be a non-empty list")))?
+            .iter()
+            .map(|v| v.as_str().map(String::from))
+            .collect::<Option<Vec<String>>>()
+            .ok_or_else(|| bad(format!("Filters[{i}].Values must be strings")))?;
+        out.push((key, values));
+    }
+    Ok(out)
+}
+
+fn list_filters_match(
+    ctx: &Ctx,
+    filters: &[(&'static str, Vec<String>)],
+    inst: &Instance,
+) -> Result<bool, ApiError> {
+    for (key, values) in filters {
+        let actual = match *key {
+            "InstanceName" => inst.name.clone(),
+            "Status" => {
+                let (_, status) = ctx.state.backend.get_kms_instance(&ctx.caller, &inst.id)?;
+                status.as_str().to_string()
+            }
+            _ => match inst.management_type {
+                crate::domain::ManagementType::Software => "software",
+                crate::domain::ManagementType::Hardware => "hardware",
+                crate::domain::ManagementType::External => "external",
+            }
+            .to_string(),
+        };
+        if !values.contains(&actual) {
+            return Ok(false);
+        }
+    }
+    Ok(true)
 }
 
 fn connect_kms_instance(ctx: &Ctx) -> Result<Fields, ApiError> {

@@ -67,7 +67,10 @@ async fn openapi(
         .and_then(|h| h.to_str().ok())
         .unwrap_or("")
         .to_string();
-    let (action, result) = handle(&state, &method, &uri, &headers, &body);
+    let (action, mut result) = handle(&state, &method, &uri, &headers, &body);
+    if result.is_ok() && state.backend.take_lost_response() {
+        result = Err(ApiError::ServiceUnavailable);
+    }
     let latency = state.backend.faults().latency_ms;
     if latency > 0 {
         tokio::time::sleep(std::time::Duration::from_millis(latency)).await;

@@ -10,6 +10,7 @@ pub fn dispatch(action: &str, ctx: &Ctx) -> Result<Fields, ApiError> {
     match action {
         "DescribeVpcs" => describe_vpcs(ctx),
         "DescribeVSwitches" => describe_vswitches(ctx),
+        "DescribeZones" => describe_zones(ctx),
         _ => Err(unknown_action(action)),
     }
 }
@@ -72,4 +73,50 @@ fn describe_vswitches(ctx: &Ctx) -> Result<Fields, ApiError> {
     f.insert("PageSize".into(), json!(size));
     f.insert("VSwitches".into(), wrapped("VSwitch", items));
     Ok(f)
+}
+
+/// The zones of `RegionId` (required, as in the real API), in the world file's order.
+fn describe_zones(ctx: &Ctx) -> Result<Fields, ApiError> {
+    let region_id = ctx
+        .region
+        .as_deref()
+        .ok_or_else(|| ApiError::missing("RegionId"))?;
+    let region = ctx.state.backend.region(region_id)?;
+    let zones: Vec<Value> = region
+        .zones
+        .iter()
+        .map(|z| json!({"ZoneId": z, "LocalName": local_name(&region.id, z), "ZoneType": "AvailabilityZone"}))
+        .collect();
+    let mut f = Fields::new();
+    f.insert("Zones".into(), wrapped("Zone", zones));
+    Ok(f)
+}
+
+// Deviation: the world file has no display names; `LocalName` is made from the zone id
+// (`cn-hangzhou-h` -> `cn-hangzhou Zone H`) where the real cloud returns a localised name.
+fn local_name(region_id: &str, zone_id: &str) -> String {
+    let suffix = zone_id
+        .strip_prefix(region_id)
+        .map(|s| s.trim_start_matches('-'))
+        .filter(|s| !s.is_empty())
+        .unwrap_or(zone_id);
+    format!("{region_id} Zone {}", suffix.to_uppercase())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::local_name;
+
+    #[test]
+    fn local_names_are_made_from_the_zone_suffix() {
+        assert_eq!(
+            local_name("cn-hangzhou", "cn-hangzhou-h"),
+            "cn-hangzhou Zone H"
+        );
+        assert_eq!(
+            local_name("ap-southeast-1", "ap-southeast-1a"),
+            "ap-southeast-1 Zone A"
+        );
+        assert_eq!(local_name("r", "other"), "r Zone OTHER");
+    }
 }

@@ -4,6 +4,7 @@
 mod enablement;
 mod harness;
 mod instances;
+mod lookups;
 mod persistence;
 mod protocol;
 mod purchase;

@@ -28,6 +28,11 @@ pub struct InstanceInfo {
     pub ca_certificate_pem: String,
     pub start_date: String,
     pub end_date: String,
+    pub deletion_protection: bool,
+    /// Further VPCs the instance is reachable from: (VPC id, vSwitch id).
+    pub bind_vpcs: Vec<(String, String)>,
+    /// Accounts the instance is shared with (mockcloud's `ShareAccounts`).
+    pub shared_accounts: Vec<String>,
 }
 
 /// What the BSS says about a purchase (QueryAvailableInstances).
@@ -176,6 +181,30 @@ pub fn parse_instance(v: &Value) -> InstanceInfo {
         ca_certificate_pem: s(v, "CaCertificateChainPem"),
         start_date: s(v, "StartDate"),
         end_date: s(v, "EndDate"),
+        deletion_protection: v
+            .get("DeletionProtection")
+            .and_then(Value::as_bool)
+            .unwrap_or(false),
+        bind_vpcs: v["BindVpcs"]["BindVpc"]
+            .as_array()
+            .map(|l| {
+                l.iter()
+                    .map(|b| (s(b, "VpcId"), s(b, "VSwitchId")))
+                    .collect()
+            })
+            .unwrap_or_default(),
+        shared_accounts: v["ShareAccounts"]["ShareAccount"]
+            .as_array()
+            .map(|l| {
+                l.iter()
+                    .filter_map(|a| match a {
+                        Value::String(s) => Some(s.clone()),
+                        Value::Number(n) => Some(n.to_string()),
+                        _ => None,
+                    })
+                    .collect()
+            })
+            .unwrap_or_default(),
     }
 }
 
@@ -294,6 +323,49 @@ impl Client {
         )
         .await
         .map(drop)
+    }
+
+    pub async fn set_deletion_protection(&self, id: &str, enabled: bool) -> Result<(), ApiError> {
+        let params = [
+            p("KmsInstanceId", id),
+            p("EnableDeletionProtection", enabled),
+        ];
+        self.call(Product::Kms, "SetDeletionProtection", &params)
+            .await
+            .map(drop)
+    }
+
+    /// UpdateKmsInstanceBindVpc replaces the whole list. The VPC owner is left out: the caller's
+    /// own VPCs (mockcloud takes the caller's account).
+    pub async fn update_bind_vpcs(
+        &self,
+        id: &str,
+        region: &str,
+        vpcs: &[(String, String)],
+    ) -> Result<(), ApiError> {
+        let list: Vec<Value> = vpcs
+            .iter()
+            .map(|(vpc, vsw)| serde_json::json!({"VpcId": vpc, "VSwitchId": vsw, "RegionId": region}))
+            .collect();
+        let params = [p("KmsInstanceId", id), p("BindVpcs", Value::Array(list))];
+        self.call(Product::Kms, "UpdateKmsInstanceBindVpc", &params)
+            .await
+            .map(drop)
+    }
+
+    /// mockcloud's UpdateKmsInstanceShareAccounts (the real cloud shares through the console).
+    pub async fn update_share_accounts(
+        &self,
+        id: &str,
+        accounts: &[String],
+    ) -> Result<(), ApiError> {
+        let params = [
+            p("KmsInstanceId", id),
+            p("ShareAccounts", serde_json::json!(accounts)),
+        ];
+        self.call(Product::Kms, "UpdateKmsInstanceShareAccounts", &params)
+            .await
+            .map(drop)
     }
 
     /// BSS ModifyInstance (Upgrade) with only the changed codes.

@@ -3,6 +3,7 @@
 //! into [`ApiError`] carrying code, message and request id.
 
 pub mod kms;
+pub mod lookup;
 pub mod sign;
 
 use std::fmt;

@@ -8,7 +8,7 @@ use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 use tf_provider::schema::{AttributeConstraint, Block, Description, NestedBlock, Schema};
 use tf_provider::value::{
-    serde_as_vec, Value, ValueBool, ValueEmpty, ValueList, ValueNumber, ValueString,
+    serde_as_vec, Value, ValueBool, ValueEmpty, ValueList, ValueNumber, ValueSet, ValueString,
 };
 use tf_provider::{AttributePath, Diagnostics, Resource};
 
@@ -22,6 +22,12 @@ use crate::wait::{human, parse_duration, until, Poll, WaitError};
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Zone<'a> {
     pub zone_id: ValueString<'a>,
+    pub vswitch_id: ValueString<'a>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct BoundVpc<'a> {
+    pub vpc_id: ValueString<'a>,
     pub vswitch_id: ValueString<'a>,
 }
 
@@ -60,6 +66,9 @@ pub struct State<'a> {
     pub ca_certificate_pem: ValueString<'a>,
     pub start_time: ValueString<'a>,
     pub end_time: ValueString<'a>,
+    pub deletion_protection: ValueBool,
+    pub bound_vpcs: ValueList<Value<BoundVpc<'a>>>,
+    pub shared_account_ids: ValueSet<ValueString<'a>>,
     #[serde(with = "serde_as_vec")]
     pub timeouts: Value<Timeouts<'a>>,
 }
@@ -158,6 +167,26 @@ impl<'a> State<'a> {
         Some((zone_ids, vswitch_ids))
     }
 
+    /// The further VPCs as (VPC, vSwitch) pairs, when every one is known.
+    fn known_bound_vpcs(&self) -> Option<Vec<(String, String)>> {
+        self.bound_vpcs
+            .as_ref_option()?
+            .iter()
+            .map(|b| {
+                let b = b.as_ref_option()?;
+                Some((s(&b.vpc_id)?.to_string(), s(&b.vswitch_id)?.to_string()))
+            })
+            .collect()
+    }
+
+    fn known_shared(&self) -> Option<Vec<String>> {
+        self.shared_account_ids
+            .as_ref_option()?
+            .iter()
+            .map(|a| s(a).map(String::from))
+            .collect()
+    }
+
     fn purchase_order(&self, provider_region: &str) -> PurchaseOrder {
         let n = |v: &ValueNumber, d: i64| known(v).unwrap_or(d);
         let b = |v: &ValueBool| known(v).unwrap_or(false);
@@ -229,6 +258,19 @@ impl<'a> State<'a> {
             );
             self.other_zone_ids = strings(&info.zone_ids[paired..]);
         }
+        self.deletion_protection = Value::Value(info.deletion_protection);
+        self.bound_vpcs = Value::Value(
+            info.bind_vpcs
+                .iter()
+                .map(|(vpc, vsw)| {
+                    Value::Value(BoundVpc {
+                        vpc_id: text(vpc),
+                        vswitch_id: text(vsw),
+                    })
+                })
+                .collect(),
+        );
+        self.shared_account_ids = Value::Value(info.shared_accounts.iter().map(text).collect());
         self.zone_ids = strings(&info.zone_ids);
         self.vswitch_ids = strings(&info.vswitch_ids);
         self.endpoint = text(format!("{}.cryptoservice.kms.aliyuncs.com", info.id));
@@ -256,6 +298,9 @@ impl<'a> State<'a> {
     }
 
     fn nullify_unknowns(&mut self) {
+        null_if_unknown(&mut self.deletion_protection);
+        null_if_unknown(&mut self.bound_vpcs);
+        null_if_unknown(&mut self.shared_account_ids);
         null_if_unknown(&mut self.id);
         null_if_unknown(&mut self.management_type);
         null_if_unknown(&mut self.region);
@@ -304,6 +349,9 @@ impl<'a> State<'a> {
     }
 
     fn apply_defaults(&mut self) {
+        default(&mut self.deletion_protection, false);
+        default(&mut self.bound_vpcs, Vec::new());
+        default(&mut self.shared_account_ids, Default::default());
         default(&mut self.key_quota, 1000);
         default(&mut self.secret_quota, 0);
         default(&mut self.access_management_quota, 1);
@@ -434,6 +482,35 @@ fn check_config(st: &State, diags: &mut Diagnostics) {
             }
         }
     }
+    // S06: the own VPC, every further VPC and every shared account use one unit each.
+    if let (Some(vpcs), Some(shared), Some(quota)) = (
+        st.known_bound_vpcs(),
+        st.known_shared(),
+        known(&st.access_management_quota),
+    ) {
+        let own = s(&st.vpc_id);
+        let extra = vpcs.iter().filter(|(v, _)| Some(v.as_str()) != own).count() as i64;
+        let need = 1 + extra + shared.len() as i64;
+        if need > quota {
+            diags.error(
+                "access_management_quota too small",
+                format!(
+                    "The instance's own VPC, {extra} further VPC(s) in bound_vpcs and {} shared account(s) need an access management quota of {need}, but access_management_quota is {quota} (S06). Raise it to {need} or more.",
+                    shared.len()
+                ),
+                path("access_management_quota"),
+            );
+        }
+        for (i, (v, _)) in vpcs.iter().enumerate() {
+            if vpcs[..i].iter().any(|(o, _)| o == v) {
+                diags.error(
+                    "Duplicate VPC",
+                    format!("{v} is listed twice in bound_vpcs."),
+                    path("bound_vpcs"),
+                );
+            }
+        }
+    }
     match s(&st.management_type) {
         Some("software") => {
             if st.vpc_id.is_null() {
@@ -515,6 +592,12 @@ fn detail(e: &ApiError) -> String {
         "InvalidParameter.VSwitchZoneMismatch" => {
             "\nEach zones entry pairs a zone with a vSwitch in that zone (S22)."
         }
+        "Forbidden.DeletionProtection" => {
+            "\nThe instance has deletion protection on: set deletion_protection = false and apply first."
+        }
+        "Rejected.ShareQuotaExceedLimit" => {
+            "\nRaise access_management_quota: the own VPC, each bound VPC and each shared account use one (S06)."
+        }
         _ => "",
     };
     format!("{e}{hint}")
@@ -561,7 +644,8 @@ impl InstanceResource {
 
         let mut info = visible;
         if st.is_software() {
-            if info.status == "Uninitialized" {
+            // Uninitialized: never enabled. Error: the last enablement failed; try it again.
+            if info.status == "Uninitialized" || info.status == "Error" {
                 let (zone_ids, vswitch_ids) = st.requested_zones().ok_or("zones are not known")?;
                 let vpc_id = s(&st.vpc_id).ok_or("vpc_id is not known")?.to_string();
                 client
@@ -658,6 +742,49 @@ impl InstanceResource {
         Ok(())
     }
 
+    /// Deletion protection, further VPCs and shared accounts: sent when they differ from what
+    /// the instance has (`prior`; `None` for a new instance, which has none of them).
+    async fn access(
+        &self,
+        cfg: &Configured,
+        prior: Option<&State<'_>>,
+        planned: &State<'_>,
+    ) -> Result<(), String> {
+        let client = &cfg.client;
+        let id = s(&planned.id).unwrap_or_default().to_string();
+        let region = s(&planned.region).unwrap_or(&cfg.region).to_string();
+        let prior_vpcs = prior.and_then(|p| p.known_bound_vpcs()).unwrap_or_default();
+        let prior_shared = prior.and_then(|p| p.known_shared()).unwrap_or_default();
+        let prior_protected = prior
+            .and_then(|p| known(&p.deletion_protection))
+            .unwrap_or(false);
+        if let Some(vpcs) = planned.known_bound_vpcs() {
+            if vpcs != prior_vpcs {
+                client
+                    .update_bind_vpcs(&id, &region, &vpcs)
+                    .await
+                    .map_err(|e| detail(&e))?;
+            }
+        }
+        if let Some(shared) = planned.known_shared() {
+            if shared != prior_shared {
+                client
+                    .update_share_accounts(&id, &shared)
+                    .await
+                    .map_err(|e| detail(&e))?;
+            }
+        }
+        if let Some(protect) = known(&planned.deletion_protection) {
+            if protect != prior_protected {
+                client
+                    .set_deletion_protection(&id, protect)
+                    .await
+                    .map_err(|e| detail(&e))?;
+            }
+        }
+        Ok(())
+    }
+
     /// Reads the instance back into `st`; Ok(false) when it is gone.
     async fn refresh(&self, cfg: &Configured, st: &mut State<'_>) -> Result<bool, ApiError> {
         let id = s(&st.id).unwrap_or_default().to_string();
@@ -735,6 +862,28 @@ impl Resource for InstanceResource {
             .into_iter()
             .map(|(k, v)| (k.to_string(), v))
             .collect();
+        attributes.insert(
+            "bound_vpcs".into(),
+            object_list(
+                AttributeConstraint::OptionalComputed,
+                "Further VPCs of the account, in the instance's region, that can reach the instance: `{ vpc_id, vswitch_id }` pairs (UpdateKmsInstanceBindVpc, which replaces the whole list). Each uses one unit of `access_management_quota` (S06). Left out means none. Updated in place.",
+                &["vpc_id", "vswitch_id"],
+            ),
+        );
+        attributes.insert(
+            "shared_account_ids".into(),
+            optional_computed(
+                Kind::SetOfString,
+                "Accounts the instance is shared with; each uses one unit of `access_management_quota` (S06). Left out means none. Updated in place.",
+            ),
+        );
+        attributes.insert(
+            "deletion_protection".into(),
+            optional_computed(
+                Kind::Bool,
+                "Refuse deletion while true (SetDeletionProtection): `terraform destroy` fails naming this attribute until it is set to false and applied. Default false.",
+            ),
+        );
         attributes.insert(
             "zones".into(),
             object_list(
@@ -820,6 +969,15 @@ impl Resource for InstanceResource {
         }
         if config_state.auto_renew_months.is_null() {
             st.auto_renew_months = Value::Value(1);
+        }
+        if config_state.deletion_protection.is_null() {
+            st.deletion_protection = Value::Value(false);
+        }
+        if config_state.bound_vpcs.is_null() {
+            st.bound_vpcs = Value::Value(Vec::new());
+        }
+        if config_state.shared_account_ids.is_null() {
+            st.shared_account_ids = Value::Value(Default::default());
         }
         st.apply_defaults();
         let mut replace = Vec::new();
@@ -983,7 +1141,19 @@ impl Resource for InstanceResource {
             }
         };
         st.id = text(id.clone());
-        let result = self.drive(&cfg, &mut st, deadline).await;
+        let result = match self.drive(&cfg, &mut st, deadline).await {
+            Ok(_) => match self.access(&cfg, None, &st).await {
+                Ok(()) => cfg
+                    .client
+                    .find_kms_instance(&id)
+                    .await
+                    .ok()
+                    .flatten()
+                    .ok_or_else(|| format!("Instance {id} could not be read back.")),
+                Err(e) => Err(e),
+            },
+            other => other,
+        };
         let bss = cfg.client.find_bss_instance(&id).await.ok().flatten();
         match result {
             Ok(info) => {
@@ -1018,7 +1188,10 @@ impl Resource for InstanceResource {
         let id = s(&st.id).unwrap_or_default().to_string();
         let deadline = Instant::now() + st.timeout("update", Duration::from_secs(3600));
         let result = match self.drive(&cfg, &mut st, deadline).await {
-            Ok(_) => self.modify(&cfg, &prior_state, &st, deadline).await,
+            Ok(_) => match self.modify(&cfg, &prior_state, &st, deadline).await {
+                Ok(()) => self.access(&cfg, Some(&prior_state), &st).await,
+                Err(e) => Err(e),
+            },
             Err(e) => Err(e),
         };
         let mut fresh = st.clone();
@@ -1061,6 +1234,14 @@ impl Resource for InstanceResource {
     ) -> Option<()> {
         let cfg = self.shared.require(diags)?;
         let id = s(&prior_state.id).unwrap_or_default().to_string();
+        if known(&prior_state.deletion_protection) == Some(true) {
+            diags.error(
+                format!("Delete KMS instance {id} refused: deletion protection is on"),
+                "Set deletion_protection = false and apply, then destroy (or remove the resource from the configuration).",
+                AttributePath::new("deletion_protection"),
+            );
+            return None;
+        }
         let timeout = prior_state.timeout("delete", Duration::from_secs(600));
         if let Err(e) = cfg
             .client
