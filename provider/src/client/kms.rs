@@ -29,6 +29,8 @@ pub struct InstanceInfo {
     pub start_date: String,
     pub end_date: String,
     pub deletion_protection: bool,
+    /// From `KmsInstanceArn` (`acs:kms:<region>:<account>:keystore/<id>`); empty when absent.
+    pub arn_region: String,
     /// Further VPCs the instance is reachable from: (VPC id, vSwitch id).
     pub bind_vpcs: Vec<(String, String)>,
     /// Accounts the instance is shared with (mockcloud's `ShareAccounts`).
@@ -118,7 +120,7 @@ fn parameters(codes: Vec<(&str, String)>) -> Vec<(String, String)> {
     params
 }
 
-fn s(v: &Value, k: &str) -> String {
+pub(crate) fn s(v: &Value, k: &str) -> String {
     match v.get(k) {
         Some(Value::String(s)) => s.clone(),
         Some(Value::Number(n)) => n.to_string(),
@@ -127,7 +129,7 @@ fn s(v: &Value, k: &str) -> String {
 }
 
 /// Numbers arrive as JSON numbers, except `SecretNum`, which the API sends as a string.
-fn n(v: &Value, k: &str) -> i64 {
+pub(crate) fn n(v: &Value, k: &str) -> i64 {
     match v.get(k) {
         Some(Value::Number(n)) => n.as_i64().unwrap_or(0),
         Some(Value::String(s)) => s.trim().parse().unwrap_or(0),
@@ -181,10 +183,17 @@ pub fn parse_instance(v: &Value) -> InstanceInfo {
         ca_certificate_pem: s(v, "CaCertificateChainPem"),
         start_date: s(v, "StartDate"),
         end_date: s(v, "EndDate"),
-        deletion_protection: v
-            .get("DeletionProtection")
-            .and_then(Value::as_bool)
-            .unwrap_or(false),
+        // A boolean for instances; keys spell their protection `Enabled`/`Disabled`.
+        deletion_protection: match v.get("DeletionProtection") {
+            Some(Value::Bool(b)) => *b,
+            Some(Value::String(t)) => t.eq_ignore_ascii_case("enabled") || t == "true",
+            _ => false,
+        },
+        arn_region: s(v, "KmsInstanceArn")
+            .split(':')
+            .nth(2)
+            .unwrap_or_default()
+            .to_string(),
         bind_vpcs: v["BindVpcs"]["BindVpc"]
             .as_array()
             .map(|l| {
@@ -219,7 +228,7 @@ impl Client {
                 let info = parse_instance(&body["KmsInstance"]);
                 Ok((!info.id.is_empty()).then_some(info))
             }
-            Err(e) if e.code() == "Forbidden.DKMSInstanceNotFound" => Ok(None),
+            Err(e) if e.is_instance_not_found() => Ok(None),
             Err(e) => Err(e),
         }
     }

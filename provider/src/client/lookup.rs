@@ -4,17 +4,8 @@
 
 use serde_json::Value;
 
-use super::kms::{parse_instance, InstanceInfo};
+use super::kms::{n as number, parse_instance, s as text, InstanceInfo};
 use super::{ApiError, Client, Product};
-
-/// GetKmsInstance with the fields [`InstanceInfo`] leaves out.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct InstanceDetail {
-    pub info: InstanceInfo,
-    /// From `KmsInstanceArn` (`acs:kms:<region>:<account>:keystore/<id>`); empty when absent.
-    pub arn_region: String,
-    pub deletion_protection: bool,
-}
 
 /// A purchase's renewal settings as QueryAvailableInstances lists them.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -50,43 +41,9 @@ fn p(k: &str, v: impl ToString) -> (String, String) {
     (k.to_string(), v.to_string())
 }
 
-fn text(v: &Value, k: &str) -> String {
-    match v.get(k) {
-        Some(Value::String(s)) => s.clone(),
-        Some(Value::Number(n)) => n.to_string(),
-        _ => String::new(),
-    }
-}
-
-fn number(v: &Value, k: &str) -> i64 {
-    match v.get(k) {
-        Some(Value::Number(n)) => n.as_i64().unwrap_or(0),
-        Some(Value::String(s)) => s.trim().parse().unwrap_or(0),
-        _ => 0,
-    }
-}
-
-/// `DeletionProtection` is a boolean in GetKmsInstance; keys spell it `Enabled`/`Disabled`.
-fn enabled(v: &Value, k: &str) -> bool {
-    match v.get(k) {
-        Some(Value::Bool(b)) => *b,
-        Some(Value::String(s)) => s.eq_ignore_ascii_case("enabled") || s == "true",
-        _ => false,
-    }
-}
-
 /// The items of a wrapped POP list (`{"VSwitches": {"VSwitch": [...]}}`).
 fn wrapped<'v>(body: &'v Value, outer: &str, inner: &str) -> &'v [Value] {
     body[outer][inner].as_array().map_or(&[], Vec::as_slice)
-}
-
-pub fn parse_detail(v: &Value) -> InstanceDetail {
-    let arn = text(v, "KmsInstanceArn");
-    InstanceDetail {
-        info: parse_instance(v),
-        arn_region: arn.split(':').nth(2).unwrap_or_default().to_string(),
-        deletion_protection: enabled(v, "DeletionProtection"),
-    }
 }
 
 /// Pages until `total` items were read or a page comes back empty.
@@ -94,22 +51,15 @@ fn done(read: usize, page_len: usize, total: i64) -> bool {
     page_len == 0 || read as i64 >= total
 }
 
-impl ApiError {
-    /// The instance does not exist for the caller (or is not visible yet, S11).
-    pub fn is_instance_not_found(&self) -> bool {
-        self.code() == "Forbidden.DKMSInstanceNotFound"
-    }
-}
-
 impl Client {
     /// GetKmsInstance. A missing instance stays an error (see [`ApiError::is_instance_not_found`])
     /// so that a data source can report the API's own message; resources map it to "gone"
     /// through [`Client::find_kms_instance`].
-    pub async fn get_kms_instance_detail(&self, id: &str) -> Result<InstanceDetail, ApiError> {
+    pub async fn get_kms_instance_detail(&self, id: &str) -> Result<InstanceInfo, ApiError> {
         let body = self
             .call(Product::Kms, "GetKmsInstance", &[p("KmsInstanceId", id)])
             .await?;
-        Ok(parse_detail(&body["KmsInstance"]))
+        Ok(parse_instance(&body["KmsInstance"]))
     }
 
     /// Every instance id ListKmsInstances gives for `region`, in the order listed.
@@ -246,15 +196,15 @@ mod tests {
     }
 
     #[test]
-    fn detail_reads_region_from_the_arn_and_protection_in_both_spellings() {
-        let d = parse_detail(&json!({
+    fn instance_reads_region_from_the_arn_and_protection_in_both_spellings() {
+        let d = parse_instance(&json!({
             "InstanceId": "kst-1", "KmsInstanceArn": "acs:kms:cn-shanghai:123:keystore/kst-1",
             "DeletionProtection": true
         }));
-        assert_eq!(d.info.id, "kst-1");
+        assert_eq!(d.id, "kst-1");
         assert_eq!(d.arn_region, "cn-shanghai");
         assert!(d.deletion_protection);
-        let d = parse_detail(&json!({"InstanceId": "kst-2", "DeletionProtection": "Disabled"}));
+        let d = parse_instance(&json!({"InstanceId": "kst-2", "DeletionProtection": "Disabled"}));
         assert_eq!(d.arn_region, "");
         assert!(!d.deletion_protection);
     }

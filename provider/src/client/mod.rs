@@ -77,6 +77,12 @@ impl ApiError {
         }
     }
 
+    /// The one place that says an instance does not exist for the caller (or is not visible
+    /// yet, S11).
+    pub fn is_instance_not_found(&self) -> bool {
+        self.code() == "Forbidden.DKMSInstanceNotFound"
+    }
+
     fn retryable(&self) -> bool {
         match self {
             ApiError::Api { status, code, .. } => {

@@ -18,7 +18,8 @@ use tf_provider::schema::{Attribute, AttributeConstraint, AttributeType, Descrip
 use tf_provider::value::{Value, ValueBool, ValueList, ValueNumber, ValueString};
 use tf_provider::{DataSource, Diagnostics, DynamicDataSource};
 
-use crate::client::lookup::{InstanceDetail, Renewal};
+use crate::client::kms::InstanceInfo;
+use crate::client::lookup::Renewal;
 use crate::client::ApiError;
 use crate::provider::{text, Shared};
 
@@ -159,12 +160,11 @@ pub fn management_type(product_version: &str) -> &'static str {
 impl InstanceView<'static> {
     /// The view of an instance from GetKmsInstance and its BSS renewal settings. The region is
     /// the BSS's, else the instance ARN's, else `fallback_region` (the region that was listed).
-    pub fn from_api(d: &InstanceDetail, renewal: Option<&Renewal>, fallback_region: &str) -> Self {
-        let i = &d.info;
+    pub fn from_api(i: &InstanceInfo, renewal: Option<&Renewal>, fallback_region: &str) -> Self {
         let region = renewal
             .map(|r| r.region.as_str())
             .filter(|r| !r.is_empty())
-            .or(Some(d.arn_region.as_str()).filter(|r| !r.is_empty()))
+            .or(Some(i.arn_region.as_str()).filter(|r| !r.is_empty()))
             .unwrap_or(fallback_region);
         InstanceView {
             id: text(&i.id),
@@ -186,7 +186,7 @@ impl InstanceView<'static> {
             ca_certificate_pem: text_or_null(&i.ca_certificate_pem),
             start_time: text_or_null(&i.start_date),
             end_time: text_or_null(&i.end_date),
-            deletion_protection: Value::Value(d.deletion_protection),
+            deletion_protection: Value::Value(i.deletion_protection),
             auto_renew: renewal.map_or(Value::Null, |r| {
                 Value::Value(r.renew_status == "AutoRenewal")
             }),
@@ -316,14 +316,12 @@ mod tests {
 
     #[test]
     fn view_prefers_the_bss_region_then_the_arn_and_nulls_what_is_absent() {
-        let d = InstanceDetail {
-            info: InstanceInfo {
-                id: "kst-1".into(),
-                product_version: "1".into(),
-                ..Default::default()
-            },
+        let d = InstanceInfo {
+            id: "kst-1".into(),
+            product_version: "1".into(),
             arn_region: "cn-shanghai".into(),
             deletion_protection: true,
+            ..Default::default()
         };
         let v = InstanceView::from_api(&d, None, "cn-hangzhou");
         assert_eq!(v.region, text("cn-shanghai"));
