@@ -267,6 +267,24 @@ impl Backend {
         }
     }
 
+    /// A visible instance that has not expired: an expired instance (no auto-renewal, S09) serves
+    /// nothing and cannot be changed until it is renewed (S52).
+    fn live_instance(
+        &self,
+        caller: &Caller,
+        id: &str,
+        now: SimMillis,
+    ) -> Result<Instance, ApiError> {
+        let inst = self.visible_instance(caller, id, now)?;
+        if inst.is_expired(now) {
+            return Err(ApiError::DkmsInstanceStateInvalid {
+                id: id.to_string(),
+                status: "Expired".into(),
+            });
+        }
+        Ok(inst)
+    }
+
     /// Logs each change of an instance's observed status once (the demo prints these lines).
     fn observe(&self, inst: &Instance, status: Status) {
         let mut seen = self.seen.lock().expect("seen lock");
@@ -518,7 +536,7 @@ impl Backend {
     ) -> Result<(), ApiError> {
         let mut meta = self.write.lock().expect("meta lock");
         let now = meta.anchor.now();
-        let mut inst = self.visible_instance(caller, id, now)?;
+        let mut inst = self.live_instance(caller, id, now)?;
         let account = self.account(&caller.account_id)?;
         // An instance whose enablement failed may be enabled again.
         inst.require_status(now, account.view(), &[Status::Uninitialized, Status::Error])?;
@@ -600,7 +618,7 @@ impl Backend {
         connect::check_instance_name(name)?;
         let _guard = self.write.lock().expect("meta lock");
         let now = _guard.anchor.now();
-        let mut inst = self.visible_instance(caller, id, now)?;
+        let mut inst = self.live_instance(caller, id, now)?;
         inst.name = name.to_string();
         self.store.put(INSTANCE, id, &inst).map_err(internal)
     }
@@ -633,7 +651,7 @@ impl Backend {
     ) -> Result<(), ApiError> {
         let guard = self.write.lock().expect("meta lock");
         let now = guard.anchor.now();
-        let mut inst = self.visible_instance(caller, id, now)?;
+        let mut inst = self.live_instance(caller, id, now)?;
         let account = self.account(&caller.account_id)?;
         inst.require_status(now, account.view(), &[Status::Connected])?;
         let mut binds = binds;
@@ -689,7 +707,7 @@ impl Backend {
     ) -> Result<(), ApiError> {
         let guard = self.write.lock().expect("meta lock");
         let now = guard.anchor.now();
-        let mut inst = self.visible_instance(caller, id, now)?;
+        let mut inst = self.live_instance(caller, id, now)?;
         let account = self.account(&caller.account_id)?;
         inst.require_status(now, account.view(), &[Status::Connected])?;
         for (i, a) in accounts.iter().enumerate() {

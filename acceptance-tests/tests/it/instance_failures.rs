@@ -146,3 +146,44 @@ fn single_zone_region_gets_one_zone_and_refuses_a_dual_zone_purchase_with_the_ap
     );
     assert_eq!(purchases(&h), 0);
 }
+
+#[test]
+fn expired_subscription_shows_a_warning_in_the_plan() {
+    let h = Harness::start();
+    h.config(&hangzhou(""));
+    h.apply();
+    h.advance_minutes(31 * 24 * 60);
+    let plan = h.plan();
+    assert_ne!(plan.code, 1, "{}", plan.all());
+    assert!(
+        plan.all().contains("has expired") && plan.all().contains("auto_renew"),
+        "{}",
+        plan.all()
+    );
+}
+
+#[test]
+fn hardware_instance_is_bought_and_waits_uninitialized_for_its_hsm_binding() {
+    let h = Harness::start();
+    h.config(
+        r#"
+resource "kms_instance" "test" {
+  management_type     = "hardware"
+  compute_performance = 1000
+}
+"#,
+    );
+    h.apply();
+    let a = h.attrs(ADDR);
+    assert_eq!(a["status"], "Uninitialized");
+    assert_eq!(a["management_type"], "hardware");
+    assert!(a["vpc_id"].is_null(), "{a}");
+    let id = a["id"].as_str().unwrap().to_string();
+    assert_eq!(
+        h.kms("GetKmsInstance", &[("KmsInstanceId", &id)]).body["KmsInstance"]["ProductVersion"],
+        "1"
+    );
+    h.assert_plan_empty();
+    h.destroy();
+    assert_eq!(purchases(&h), 0);
+}

@@ -36,7 +36,13 @@ fn arn(inst: &Instance) -> String {
     )
 }
 
-fn instance_json(inst: &Instance, status: Status, ca_pem: &str) -> Value {
+/// `inst.end_at` is the effective end (auto-renewal applied) the backend reports.
+fn instance_json(inst: &Instance, status: Status, ca_pem: &str, now: i64) -> Value {
+    let sale_status = if now >= inst.end_at {
+        "Expired"
+    } else {
+        "Normal"
+    };
     let (vpc_id, zone_ids, vswitch_ids) = match &inst.connection {
         Some(c) => (c.vpc_id.clone(), c.zone_ids.clone(), c.vswitch_ids.clone()),
         None => (String::new(), Vec::new(), Vec::new()),
@@ -71,7 +77,7 @@ fn instance_json(inst: &Instance, status: Status, ca_pem: &str) -> Value {
         "ChargeType": "PREPAY",
         "ProductType": inst.product_type,
         "ProductVersion": inst.management_type.product_version(),
-        "SaleStatus": "Normal",
+        "SaleStatus": sale_status,
         "Log": u32::from(cap.log),
         "LogStorage": cap.log_storage,
         "DeletionProtection": inst.deletion_protection,
@@ -91,7 +97,7 @@ fn get_kms_instance(ctx: &Ctx) -> Result<Fields, ApiError> {
     let id = ctx.params.req("KmsInstanceId")?;
     let (inst, status) = ctx.state.backend.get_kms_instance(&ctx.caller, id)?;
     Ok(fields(
-        json!({ "KmsInstance": instance_json(&inst, status, &ctx.state.ca_pem) }),
+        json!({ "KmsInstance": instance_json(&inst, status, &ctx.state.ca_pem, ctx.state.backend.now()) }),
     ))
 }
 

@@ -8,4 +8,5 @@ mod lookups;
 mod persistence;
 mod protocol;
 mod purchase;
+mod rules;
 mod sdk;

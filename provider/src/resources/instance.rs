@@ -71,6 +71,9 @@ pub struct State<'a> {
     pub shared_account_ids: ValueSet<ValueString<'a>>,
     #[serde(with = "serde_as_vec")]
     pub timeouts: Value<Timeouts<'a>>,
+    /// Not an attribute: set by a refresh when the BSS reports the subscription expired.
+    #[serde(skip)]
+    pub expired: bool,
 }
 
 const MANAGEMENT_TYPES: [&str; 3] = ["software", "hardware", "external"];
@@ -792,6 +795,7 @@ impl InstanceResource {
         match cfg.client.find_kms_instance(&id).await? {
             Some(info) => {
                 st.apply_info(&info, bss.as_ref());
+                st.expired = bss.is_some_and(|b| b.status == "Expired");
                 Ok(true)
             }
             // Sold but not shown by KMS yet (S11): not gone.
@@ -921,7 +925,18 @@ impl Resource for InstanceResource {
         }
         let mut st = state;
         match self.refresh(&cfg, &mut st).await {
-            Ok(true) => Some((st, private_state)),
+            Ok(true) => {
+                if st.expired {
+                    diags.root_warning(
+                        format!("KMS instance {} has expired", s(&st.id).unwrap_or_default()),
+                        format!(
+                            "Its subscription ended at {} without automatic renewal: it serves no cryptographic operation and cannot be changed until it is renewed (S09, S52). Set auto_renew = true for instances that must not lapse.",
+                            s(&st.end_time).unwrap_or("its end time")
+                        ),
+                    );
+                }
+                Some((st, private_state))
+            }
             Ok(false) => None,
             Err(e) => {
                 diags.root_error("Read KMS instance failed", detail(&e));
