@@ -113,6 +113,15 @@ pub const ALICLOUD_NAMES: &[(&str, &str)] = &[
     ("status", "`status`"),
     ("ca_certificate_pem", "`ca_certificate_chain_pem`"),
     ("start_time, end_time", "`end_date` only"),
+    (
+        "bound_vpcs (`{ vpc_id, vswitch_id }`)",
+        "`bind_vpcs` (set of blocks with `vpc_owner_id`, `region_id`)",
+    ),
+    ("shared_account_ids", "none (console only)"),
+    (
+        "deletion_protection",
+        "`deletion_protection` (not honoured on destroy)",
+    ),
 ];
 
 /// What import cannot recover, as HashiCorp's tests list in ImportStateVerifyIgnore.
