@@ -79,6 +79,51 @@ pub fn parse_iso(s: &str) -> Option<i64> {
 
 pub const MINUTE: i64 = 60_000;
 
+/// Wall time for request-rate limits (S51): monotonic microseconds, or a manual clock that
+/// tests move by hand. Never the simulated clock: throttling is about real request rates.
+#[derive(Debug, Clone)]
+pub struct RateClock {
+    start: std::time::Instant,
+    manual: Option<std::sync::Arc<std::sync::atomic::AtomicI64>>,
+}
+
+impl Default for RateClock {
+    fn default() -> Self {
+        RateClock::system()
+    }
+}
+
+impl RateClock {
+    pub fn system() -> RateClock {
+        RateClock {
+            start: std::time::Instant::now(),
+            manual: None,
+        }
+    }
+
+    /// A clock standing still at 0 until [`RateClock::advance_us`] moves it.
+    pub fn manual() -> RateClock {
+        RateClock {
+            start: std::time::Instant::now(),
+            manual: Some(Default::default()),
+        }
+    }
+
+    pub fn now_us(&self) -> i64 {
+        match &self.manual {
+            Some(t) => t.load(std::sync::atomic::Ordering::SeqCst),
+            None => self.start.elapsed().as_micros() as i64,
+        }
+    }
+
+    /// Moves a manual clock forward (no effect on the system clock).
+    pub fn advance_us(&self, us: i64) {
+        if let Some(t) = &self.manual {
+            t.fetch_add(us.max(0), std::sync::atomic::Ordering::SeqCst);
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -92,6 +137,17 @@ mod tests {
         };
         assert_eq!(a.now_at(1_001_000), 5_000_000 + 300_000);
         assert_eq!(a.advanced(MINUTE).now_at(1_000_000), 5_000_000 + MINUTE);
+    }
+
+    #[test]
+    fn manual_rate_clock_moves_only_when_told() {
+        let c = RateClock::manual();
+        let shared = c.clone();
+        assert_eq!(c.now_us(), 0);
+        shared.advance_us(1500);
+        assert_eq!(c.now_us(), 1500);
+        let sys = RateClock::system();
+        assert!(sys.now_us() >= 0);
     }
 
     #[test]

@@ -71,7 +71,39 @@ pub enum ApiError {
         code: &'static str,
         message: String,
     },
-    Throttling,
+    /// An unknown key id, key ARN or key version (also a blob naming an unknown version).
+    KeyNotFound {
+        what: String,
+    },
+    AliasNotFound {
+        name: String,
+    },
+    AliasAlreadyExists {
+        name: String,
+    },
+    /// An unknown secret or secret version.
+    ResourceNotFound {
+        what: String,
+    },
+    KeyDisabled {
+        id: String,
+    },
+    KeyPendingDeletion {
+        id: String,
+    },
+    /// 400 `Rejected.UnsupportedOperation`: e.g. a key's usage does not allow the operation.
+    UnsupportedOperation {
+        message: String,
+    },
+    /// 400 `Rejected.LimitExceeded`: the instance's key or secret quota is used up (S04, S05).
+    LimitExceeded {
+        message: String,
+    },
+    /// Request throttling (S51, or an injected fault). `retry_after_ms` becomes the
+    /// `x-acs-retry-after` header.
+    Throttling {
+        retry_after_ms: Option<u64>,
+    },
     ServiceUnavailable,
     Internal,
 }
@@ -111,7 +143,15 @@ impl ApiError {
             InvalidZoneIdNotFound { .. } => "InvalidZoneId.NotFound",
             VSwitchIpNotEnough { .. } => "InvalidVSwitchId.IpNotEnough",
             Rejected { code, .. } | Forbidden { code, .. } | NotFound { code, .. } => code,
-            Throttling => "Throttling",
+            KeyNotFound { .. } => "Forbidden.KeyNotFound",
+            AliasNotFound { .. } => "Forbidden.AliasNotFound",
+            AliasAlreadyExists { .. } => "AliasAlreadyExists",
+            ResourceNotFound { .. } => "Forbidden.ResourceNotFound",
+            KeyDisabled { .. } => "Rejected.Disabled",
+            KeyPendingDeletion { .. } => "Rejected.PendingDeletion",
+            UnsupportedOperation { .. } => "Rejected.UnsupportedOperation",
+            LimitExceeded { .. } => "Rejected.LimitExceeded",
+            Throttling { .. } => "Throttling",
             ServiceUnavailable => "ServiceUnavailableTemporary",
             Internal => "InternalFailure",
         }
@@ -121,12 +161,14 @@ impl ApiError {
         use ApiError::*;
         match self {
             InvalidAccessKeyIdNotFound | InvalidActionNotFound { .. } | NotFound { .. } => 404,
+            KeyNotFound { .. } | AliasNotFound { .. } | ResourceNotFound { .. } => 404,
+            KeyDisabled { .. } | KeyPendingDeletion { .. } => 409,
             InvalidVpcIdNotFound { .. }
             | InvalidVSwitchIdNotFound { .. }
             | InvalidZoneIdNotFound { .. } => 404,
             DkmsInstanceNotFound { .. } | DkmsInstanceStateInvalid { .. } | Forbidden { .. } => 403,
             Rejected { .. } => 409,
-            Throttling => 400,
+            Throttling { .. } => 400,
             ServiceUnavailable => 503,
             Internal => 500,
             _ => 400,
@@ -170,7 +212,18 @@ impl ApiError {
             VSwitchIpNotEnough { id } => format!(
                 "The specified vSwitch \"{id}\" has no available IP address; enabling an instance needs at least 1."
             ),
-            Throttling => "Request was denied due to request throttling.".into(),
+            KeyNotFound { what } => format!("The specified Key is not found: {what}."),
+            AliasNotFound { name } => format!("The specified Alias \"{name}\" is not found."),
+            AliasAlreadyExists { name } => format!("AliasName \"{name}\" Already Exists."),
+            ResourceNotFound { what } => format!("The resource is not found: {what}."),
+            KeyDisabled { id } => {
+                format!("The request was rejected because the key state is Disabled: key {id}.")
+            }
+            KeyPendingDeletion { id } => format!(
+                "The request was rejected because the key state is PendingDeletion: key {id}."
+            ),
+            UnsupportedOperation { message } | LimitExceeded { message } => message.clone(),
+            Throttling { .. } => "Request was denied due to request throttling.".into(),
             ServiceUnavailable => "Service Unavailable Temporary.".into(),
             Internal => "Internal Failure".into(),
         }

@@ -7,7 +7,8 @@
 //!   parameter decoding, one handler per action, the `/_mock/` admin surface.
 //! - [`backend`]: one method per action; the only writer of the store.
 //! - [`domain`]: the seed's rules and state machines; pure, no I/O, no wall clock.
-//! - [`store`]: the only code that knows sled. [`crypto`]: sealing secrets at rest.
+//! - [`store`]: the only code that knows sled. [`crypto`]: sealing secrets at rest and the data
+//!   plane's cryptography (ciphertext blob, encryption context, AES-256-GCM, ECDSA P-256).
 //! - [`sign`]: the signature algorithms. [`clock`]: the simulated clock. [`world`]: the world file.
 //! - [`error`]: the one enum of wire error codes. [`testing`]: a signing client for tests.
 

@@ -7,6 +7,11 @@ use clap::{Parser, Subcommand};
 use mockcloud::world::{World, DEFAULT_WORLD};
 use mockcloud::ServerConfig;
 
+/// mimalloc for the server process: many small per-request allocations (parameters, headers,
+/// canonical strings, JSON) cost glibc malloc noticeably under load.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Parser)]
 #[command(
     name = "mockcloud",
@@ -46,6 +51,9 @@ struct ServeArgs {
     /// Seed of the random generator (ids, assigned zones, delays) for a new data directory.
     #[arg(long, env = "MOCKCLOUD_SEED")]
     seed: Option<u64>,
+    /// Turn off the per-instance request-rate limits (S51), e.g. for load tests.
+    #[arg(long, env = "MOCKCLOUD_NO_THROTTLE")]
+    no_throttle: bool,
 }
 
 #[tokio::main]
@@ -79,15 +87,14 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         }
         None => None,
     };
-    let server = mockcloud::start(ServerConfig {
-        listen: args.listen,
-        data_dir: args.data_dir.clone(),
-        world,
-        time_scale: args.time_scale,
-        plain_http: args.plain_http,
-        seed: args.seed,
-    })
-    .await?;
+    let mut cfg = ServerConfig::new(args.data_dir.clone());
+    cfg.listen = args.listen;
+    cfg.world = world;
+    cfg.time_scale = args.time_scale;
+    cfg.plain_http = args.plain_http;
+    cfg.seed = args.seed;
+    cfg.throttle = !args.no_throttle;
+    let server = mockcloud::start(cfg).await?;
     let ca = server
         .ca_file
         .as_ref()
@@ -103,6 +110,14 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     println!(
         "  time scale:        {} simulated seconds per second",
         args.time_scale
+    );
+    println!(
+        "  throttling:        {}",
+        if args.no_throttle {
+            "off (--no-throttle)"
+        } else {
+            "per instance, at its compute performance"
+        }
     );
     let ready = serde_json::json!({
         "endpoint": server.endpoint,

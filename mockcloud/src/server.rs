@@ -13,6 +13,7 @@ use tokio::task::{JoinHandle, JoinSet};
 
 use crate::api::{self, auth::NonceCache, AppState};
 use crate::backend::{Backend, BackendConfig};
+use crate::clock::RateClock;
 use crate::world::World;
 
 #[derive(Debug, Clone)]
@@ -24,6 +25,10 @@ pub struct ServerConfig {
     pub time_scale: f64,
     pub plain_http: bool,
     pub seed: Option<u64>,
+    /// Per-instance request-rate limits (S51). Off for load tests (`--no-throttle`).
+    pub throttle: bool,
+    /// The wall clock of the rate limits; tests pass a manual one.
+    pub rate_clock: RateClock,
 }
 
 impl ServerConfig {
@@ -35,6 +40,8 @@ impl ServerConfig {
             time_scale: 300.0,
             plain_http: false,
             seed: None,
+            throttle: true,
+            rate_clock: RateClock::system(),
         }
     }
 }
@@ -68,6 +75,8 @@ pub async fn start(cfg: ServerConfig) -> anyhow::Result<RunningServer> {
         world: cfg.world.clone(),
         time_scale: cfg.time_scale,
         seed: cfg.seed,
+        throttle: cfg.throttle,
+        rate_clock: cfg.rate_clock.clone(),
     })?);
     let (access_key_id, access_key_secret) = backend.default_credentials()?;
     let tls = if cfg.plain_http {

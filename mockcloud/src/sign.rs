@@ -19,22 +19,53 @@ pub const ACS3_ALGORITHM: &str = "ACS3-HMAC-SHA256";
 pub const EMPTY_SHA256: &str = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
 
 pub fn pct(s: &str) -> String {
-    utf8_percent_encode(s, RFC3986).to_string()
+    let mut out = String::with_capacity(s.len());
+    push_pct(&mut out, s);
+    out
+}
+
+fn push_pct(out: &mut String, s: &str) {
+    for chunk in utf8_percent_encode(s, RFC3986) {
+        out.push_str(chunk);
+    }
+}
+
+/// Lowercase hex, as signatures and digests are printed.
+pub fn hex_lower(bytes: &[u8]) -> String {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut out = String::with_capacity(bytes.len() * 2);
+    for b in bytes {
+        out.push(DIGITS[(b >> 4) as usize] as char);
+        out.push(DIGITS[(b & 0x0f) as usize] as char);
+    }
+    out
 }
 
 pub fn sha256_hex(data: &[u8]) -> String {
-    hex::encode(Sha256::digest(data))
+    hex_lower(&Sha256::digest(data))
 }
 
 /// Sorted (byte-wise by key, then value) `k=v` pairs joined by `&`, both sides RFC 3986 encoded.
 pub fn canonical_query(pairs: &[(String, String)]) -> String {
     let mut sorted: Vec<&(String, String)> = pairs.iter().collect();
     sorted.sort();
-    sorted
-        .iter()
-        .map(|(k, v)| format!("{}={}", pct(k), pct(v)))
-        .collect::<Vec<_>>()
-        .join("&")
+    let mut out = String::with_capacity(
+        pairs
+            .iter()
+            .map(|(k, v)| k.len() + v.len() + 2)
+            .sum::<usize>()
+            * 3
+            / 2,
+    );
+    for (i, (k, v)) in sorted.iter().enumerate() {
+        if i > 0 {
+            out.push('&');
+        }
+        push_pct(&mut out, k);
+        out.push('=');
+        push_pct(&mut out, v);
+    }
+    out
 }
 
 /// The ACS3 canonical request and string to sign.
@@ -49,17 +80,25 @@ pub fn acs3_string_to_sign(
     signed_headers: &str,
     payload_hex: &str,
 ) -> (String, String) {
-    let mut canon_headers = String::new();
+    let mut canon_headers = String::with_capacity(512);
+    let mut values: Vec<&str> = Vec::new();
     for name in signed_headers.split(';').filter(|n| !n.is_empty()) {
-        let mut values: Vec<&str> = headers
-            .iter()
-            .filter(|(n, _)| n.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.trim())
-            .collect();
-        values.sort();
+        values.clear();
+        values.extend(
+            headers
+                .iter()
+                .filter(|(n, _)| n.eq_ignore_ascii_case(name))
+                .map(|(_, v)| v.trim()),
+        );
+        values.sort_unstable();
         canon_headers.push_str(name);
         canon_headers.push(':');
-        canon_headers.push_str(&values.join(","));
+        for (i, v) in values.iter().enumerate() {
+            if i > 0 {
+                canon_headers.push(',');
+            }
+            canon_headers.push_str(v);
+        }
         canon_headers.push('\n');
     }
     let path = if path.is_empty() { "/" } else { path };
@@ -77,7 +116,7 @@ pub fn acs3_string_to_sign(
 pub fn acs3_signature(secret: &str, string_to_sign: &str) -> String {
     let mut mac = Hmac::<Sha256>::new_from_slice(secret.as_bytes()).expect("HMAC takes any key");
     mac.update(string_to_sign.as_bytes());
-    hex::encode(mac.finalize().into_bytes())
+    hex_lower(&mac.finalize().into_bytes())
 }
 
 /// The v1 string to sign: `METHOD&%2F&pct(canonical query without Signature)`.

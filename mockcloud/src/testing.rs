@@ -15,6 +15,8 @@ pub struct Client {
 pub struct Reply {
     pub status: u16,
     pub body: Value,
+    /// Response headers (`x-acs-request-id`, `x-acs-retry-after`, ...).
+    pub headers: reqwest::header::HeaderMap,
 }
 
 impl Reply {
@@ -112,8 +114,13 @@ impl Client {
         );
         let resp = req.send().await?;
         let status = resp.status().as_u16();
+        let headers = resp.headers().clone();
         let body: Value = resp.json().await?;
-        Ok(Reply { status, body })
+        Ok(Reply {
+            status,
+            body,
+            headers,
+        })
     }
 
     pub async fn admin_post(&self, path_and_query: &str) -> anyhow::Result<Value> {

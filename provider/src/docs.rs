@@ -12,6 +12,8 @@ use tf_provider::{Diagnostics, Provider, Resource};
 use crate::data_sources::{Field, FieldKind};
 use crate::provider::{KmsProvider, Shared};
 use crate::resources::instance::{InstanceResource, ALICLOUD_NAMES, IMPORT_NOTES};
+use crate::resources::key::KeyResource;
+use crate::resources::secret::SecretResource;
 
 /// Files under `docs/` (relative path, content), rendered from the code and `examples/`.
 pub fn render(examples_dir: &std::path::Path) -> Vec<(String, String)> {
@@ -37,26 +39,50 @@ pub fn render(examples_dir: &std::path::Path) -> Vec<(String, String)> {
     index.push_str(&arguments(&provider));
     index.push_str("\n## Secrets and state\n\nTerraform plugin protocol 6.5 (what this provider speaks) has no write-only attributes and no ephemeral resources: a secret given in configuration is stored in the Terraform state, marked sensitive. Keep state in an encrypted backend. The provider never reads secret values back from the API and never logs them.\n");
 
-    let mut res = String::new();
-    res.push_str("---\npage_title: \"kms_instance Resource - kms\"\ndescription: |-\n  A KMS instance: purchase, enablement, upgrades, renewal.\n---\n\n");
-    res.push_str("# kms_instance (Resource)\n\n");
-    res.push_str(&instance.block.description.content);
-    res.push_str("\n\n## Example Usage\n\n```terraform\n");
-    res.push_str(&read("resources/kms_instance/resource.tf"));
-    res.push_str("```\n\n## Schema\n\n");
-    res.push_str(&arguments(&instance));
-    res.push_str("\n## Import\n\nImport is supported using the following syntax:\n\n```shell\n");
-    res.push_str(&read("resources/kms_instance/import.sh"));
-    res.push_str("```\n\n");
-    res.push_str(IMPORT_NOTES);
-    res.push_str("\n\n## Compared with alicloud_kms_instance\n\n| this provider | aliyun/alicloud |\n|---|---|\n");
-    for (ours, theirs) in ALICLOUD_NAMES {
-        res.push_str(&format!("| `{ours}` | {theirs} |\n"));
-    }
-    let mut pages = vec![
-        ("index.md".into(), index),
-        ("resources/instance.md".into(), res),
+    let mut pages = vec![("index.md".into(), index)];
+    let resources = [
+        ResourceDoc {
+            name: "instance",
+            summary: "A KMS instance: purchase, enablement, upgrades, renewal.",
+            schema: instance,
+            import_notes: IMPORT_NOTES,
+            alicloud: ALICLOUD_NAMES,
+        },
+        ResourceDoc {
+            name: "key",
+            summary: "A key in a KMS instance.",
+            schema: KeyResource::new(Shared::default()).schema(&mut diags).expect("key schema"),
+            import_notes: "`pending_window_in_days` is not returned by the API: after import it is 7.",
+            alicloud: &[
+                ("instance_id", "`dkms_instance_id` (Optional: a default key without it)"),
+                ("key_spec, key_usage", "`key_spec`, `key_usage`"),
+                ("automatic_rotation", "`automatic_rotation` (`Enabled`/`Disabled`)"),
+                ("rotation_interval", "`rotation_interval`"),
+                ("enabled", "`status` (`Enabled`/`Disabled`)"),
+                ("pending_window_in_days", "`pending_window_in_days` (required in practice there)"),
+                ("protection_level (computed from the instance)", "`protection_level` (ForceNew, default SOFTWARE: keys in hardware instances plan a replacement)"),
+            ],
+        },
+        ResourceDoc {
+            name: "secret",
+            summary: "A secret in a KMS instance.",
+            schema: SecretResource::new(Shared::default()).schema(&mut diags).expect("secret schema"),
+            import_notes: "The value is never read from the API: after import the next plan shows `value` changing, and the apply puts it as a new version.",
+            alicloud: &[
+                ("name", "`secret_name`"),
+                ("value", "`secret_data` (read back from the API into the state on every refresh)"),
+                ("value_type", "`secret_data_type`"),
+                ("encryption_key_id", "`encryption_key_id`"),
+                ("instance_id", "`dkms_instance_id`"),
+                ("version_id (computed)", "`version_id` (required, chosen by the user)"),
+                ("force_delete", "`force_delete_without_recovery`"),
+                ("recovery_window_in_days", "`recovery_window_in_days`"),
+            ],
+        },
     ];
+    for r in &resources {
+        pages.push((format!("resources/{}.md", r.name), resource_page(r, &read)));
+    }
     for ds in crate::data_sources::documented() {
         let name = format!("kms_{}", ds.name);
         let mut page = format!(
@@ -75,6 +101,39 @@ pub fn render(examples_dir: &std::path::Path) -> Vec<(String, String)> {
         pages.push((format!("data-sources/{}.md", ds.name), page));
     }
     pages
+}
+
+struct ResourceDoc {
+    name: &'static str,
+    summary: &'static str,
+    schema: Schema,
+    import_notes: &'static str,
+    alicloud: &'static [(&'static str, &'static str)],
+}
+
+/// A resource page: description, example, schema, import, the alicloud name table.
+fn resource_page(r: &ResourceDoc, read: &dyn Fn(&str) -> String) -> String {
+    let name = format!("kms_{}", r.name);
+    let mut res = format!(
+        "---\npage_title: \"{name} Resource - kms\"\ndescription: |-\n  {}\n---\n\n# {name} (Resource)\n\n",
+        r.summary
+    );
+    res.push_str(&r.schema.block.description.content);
+    res.push_str("\n\n## Example Usage\n\n```terraform\n");
+    res.push_str(&read(&format!("resources/{name}/resource.tf")));
+    res.push_str("```\n\n## Schema\n\n");
+    res.push_str(&arguments(&r.schema));
+    res.push_str("\n## Import\n\nImport is supported using the following syntax:\n\n```shell\n");
+    res.push_str(&read(&format!("resources/{name}/import.sh")));
+    res.push_str("```\n\n");
+    res.push_str(r.import_notes);
+    res.push_str(&format!(
+        "\n\n## Compared with alicloud_{name}\n\n| this provider | aliyun/alicloud |\n|---|---|\n"
+    ));
+    for (ours, theirs) in r.alicloud {
+        res.push_str(&format!("| `{ours}` | {theirs} |\n"));
+    }
+    res
 }
 
 /// The fields of a list-of-object attribute, then those of any list inside it.

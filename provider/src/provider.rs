@@ -273,6 +273,16 @@ impl Provider for KmsProvider {
                 self.shared.clone(),
             )),
         );
+        m.insert(
+            "key".into(),
+            Box::new(crate::resources::key::KeyResource::new(self.shared.clone())),
+        );
+        m.insert(
+            "secret".into(),
+            Box::new(crate::resources::secret::SecretResource::new(
+                self.shared.clone(),
+            )),
+        );
         Some(m)
     }
 

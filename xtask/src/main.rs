@@ -7,6 +7,7 @@
 //!
 //! Unix only: the demo detaches the mock with process groups and stops it with `kill`.
 
+mod bench;
 mod demo;
 mod process;
 mod tools;
@@ -29,6 +30,9 @@ Commands:
   demo --cleanup   destroy the quickstart, stop the mock and remove target/demo/
   test [ARGS]      run every test in the workspace (what CI runs); ARGS go to `cargo test`,
                    e.g. `cargo xtask test -- --nocapture` or a test name filter
+  bench [SECS] [CONNS]
+                   the data-plane benchmark: release mockcloud, signed Encrypt vs the health
+                   endpoint, throttling accuracy, and moto's baseline (default 10 s, 16)
   docs             regenerate docs/ from the provider's schema and examples/ (a test fails
                    when the committed docs are stale)
   clippy           cargo clippy --workspace --all-targets -- -D warnings
@@ -67,6 +71,7 @@ fn run(args: &[OsString]) -> Result<ExitCode> {
             )),
         },
         "test" => test(rest),
+        "bench" => bench::run(rest),
         "docs" if rest.is_empty() => docs(),
         "docs" => Ok(usage_error("`docs` takes no arguments")),
         "clippy" if rest.is_empty() => clippy(),

@@ -6,3 +6,4 @@ mod examples;
 mod instance;
 mod instance_access;
 mod instance_failures;
+mod key_secret;

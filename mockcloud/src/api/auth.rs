@@ -5,8 +5,6 @@
 use std::collections::{HashMap, VecDeque};
 use std::sync::Mutex;
 
-use sha2::{Digest, Sha256};
-
 use crate::backend::{Backend, Caller};
 use crate::clock::{parse_iso, wall_now_ms};
 use crate::error::ApiError;
@@ -179,7 +177,12 @@ fn verify_acs3(
     let payload = req
         .header("x-acs-content-sha256")
         .unwrap_or(sign::EMPTY_SHA256);
-    if payload != hex::encode(Sha256::digest(req.body)) {
+    let body_matches = if req.body.is_empty() {
+        payload == sign::EMPTY_SHA256
+    } else {
+        payload == sign::sha256_hex(req.body)
+    };
+    if !body_matches {
         return Err(ApiError::invalid(
             "x-acs-content-sha256",
             "does not match the SHA-256 of the request body",

@@ -18,7 +18,10 @@ pub fn dispatch(action: &str, ctx: &Ctx) -> Result<Fields, ApiError> {
         "UpdateKmsInstanceBindVpc" => update_kms_instance_bind_vpc(ctx),
         "UpdateKmsInstanceShareAccounts" => update_kms_instance_share_accounts(ctx),
         "DescribeRegions" => describe_regions(ctx),
-        _ => Err(unknown_action(action)),
+        "GetKmsInstanceQuotaInfos" => get_kms_instance_quota_infos(ctx),
+        _ => super::keys::dispatch(action, ctx)
+            .or_else(|| super::secrets::dispatch(action, ctx))
+            .unwrap_or_else(|| Err(unknown_action(action))),
     }
 }
 
@@ -102,15 +105,8 @@ fn get_kms_instance(ctx: &Ctx) -> Result<Fields, ApiError> {
 }
 
 fn list_kms_instances(ctx: &Ctx) -> Result<Fields, ApiError> {
-    let page_number = ctx.params.opt_u32("PageNumber")?.unwrap_or(1).max(1);
-    let page_size = ctx.params.opt_u32("PageSize")?.unwrap_or(20);
-    if !(1..=100).contains(&page_size) {
-        return Err(ApiError::invalid(
-            "PageSize",
-            format!("{page_size}: must be 1 to 100"),
-        ));
-    }
-    let filters = list_filters(ctx.params.opt("Filters"))?;
+    let (page_number, page_size) = ctx.params.paging(20)?;
+    let filters = ctx.params.filters(&LIST_FILTER_KEYS)?;
     let listed = ctx
         .state
         .backend
@@ -142,46 +138,6 @@ fn list_kms_instances(ctx: &Ctx) -> Result<Fields, ApiError> {
 // `InstanceName` (what aliyun/alicloud sends), `Status` and `ManagementType` (`software`,
 // `hardware`, `external`). Values match exactly.
 const LIST_FILTER_KEYS: [&str; 3] = ["InstanceName", "Status", "ManagementType"];
-
-/// Parses `Filters=[{"Key":"InstanceName","Values":["a","b"]}]`; absent means no filter.
-fn list_filters(raw: Option<&str>) -> Result<Vec<(&'static str, Vec<String>)>, ApiError> {
-    let Some(raw) = raw else {
-        return Ok(Vec::new());
-    };
-    let bad = |reason: String| ApiError::invalid("Filters", reason);
-    let list: Vec<Value> = serde_json::from_str(raw).map_err(|e| {
-        bad(format!(
-            "not a JSON list of {{\"Key\", \"Values\"}} objects: {e}"
-        ))
-    })?;
-    let mut out = Vec::with_capacity(list.len());
-    for (i, f) in list.iter().enumerate() {
-        let key = f
-            .get("Key")
-            .and_then(Value::as_str)
-            .ok_or_else(|| bad(format!("Filters[{i}] has no string Key")))?;
-        let key = LIST_FILTER_KEYS
-            .into_iter()
-            .find(|k| *k == key)
-            .ok_or_else(|| {
-                bad(format!(
-                    "Filters[{i}].Key {key:?} is not one of {}",
-                    LIST_FILTER_KEYS.join(", ")
-                ))
-            })?;
-        let values = f
-            .get("Values")
-            .and_then(Value::as_array)
-            .filter(|v| !v.is_empty())
-            .ok_or_else(|| bad(format!("Filters[{i}].Values must be a non-empty list")))?
-            .iter()
-            .map(|v| v.as_str().map(String::from))
-            .collect::<Option<Vec<String>>>()
-            .ok_or_else(|| bad(format!("Filters[{i}].Values must be strings")))?;
-        out.push((key, values));
-    }
-    Ok(out)
-}
 
 fn list_filters_match(
     ctx: &Ctx,
@@ -249,8 +205,9 @@ fn describe_regions(ctx: &Ctx) -> Result<Fields, ApiError> {
     Ok(fields(json!({ "Regions": wrapped("Region", regions) })))
 }
 
+/// SetDeletionProtection: of an instance (`KmsInstanceId`, or its keystore ARN in
+/// `ProtectedResourceArn`) or of a key (`KeyId`, or its key ARN).
 fn set_deletion_protection(ctx: &Ctx) -> Result<Fields, ApiError> {
-    let id = ctx.params.req("KmsInstanceId")?;
     let enabled = ctx
         .params
         .opt_bool("EnableDeletionProtection")?
@@ -259,10 +216,70 @@ fn set_deletion_protection(ctx: &Ctx) -> Result<Fields, ApiError> {
         .params
         .opt("DeletionProtectionDescription")
         .unwrap_or("");
-    ctx.state
-        .backend
-        .set_deletion_protection(&ctx.caller, id, enabled, description)?;
+    let arn = ctx.params.opt("ProtectedResourceArn");
+    let keystore = arn.and_then(|a| a.split_once(":keystore/").map(|(_, id)| id));
+    let key = ctx
+        .params
+        .opt("KeyId")
+        .or_else(|| arn.filter(|a| a.contains(":key/")));
+    match (ctx.params.opt("KmsInstanceId").or(keystore), key) {
+        (Some(id), _) => {
+            ctx.state
+                .backend
+                .set_deletion_protection(&ctx.caller, id, enabled, description)?
+        }
+        (None, Some(key_id)) => ctx.state.backend.set_key_deletion_protection(
+            &ctx.caller,
+            key_id,
+            enabled,
+            description,
+        )?,
+        (None, None) => match arn {
+            Some(a) => {
+                return Err(ApiError::invalid(
+                    "ProtectedResourceArn",
+                    format!("{a:?} is not an instance (keystore) or key ARN"),
+                ))
+            }
+            None => return Err(ApiError::missing("KmsInstanceId")),
+        },
+    }
     Ok(Fields::new())
+}
+
+/// GetKmsInstanceQuotaInfos: `ResourceType` `key` (key versions, S04), `secret` (S05), `vpc`
+/// (access management, S06) or `qps` (the spec); all of them when absent. The list is not
+/// wrapped.
+fn get_kms_instance_quota_infos(ctx: &Ctx) -> Result<Fields, ApiError> {
+    let id = ctx.params.req("KmsInstanceId")?;
+    let kinds = match ctx.params.opt("ResourceType") {
+        None => vec!["key", "secret", "vpc", "qps"],
+        Some(t @ ("key" | "secret" | "vpc" | "qps")) => vec![t],
+        Some(other) => {
+            return Err(ApiError::invalid(
+                "ResourceType",
+                format!("{other:?} is not key, secret, vpc or qps"),
+            ))
+        }
+    };
+    let u = ctx.state.backend.quota_usage(&ctx.caller, id)?;
+    let infos: Vec<Value> = kinds
+        .into_iter()
+        .map(|kind| {
+            // Deviation: the real service does not document what qps reports as used.
+            let (quota, used) = match kind {
+                "key" => (u.key_quota, u.key_used),
+                "secret" => (u.secret_quota, u.secret_used),
+                "vpc" => (u.vpc_quota, u.vpc_used),
+                _ => (u.spec, 0),
+            };
+            json!({"ResourceType": kind, "ResourceQuota": quota, "UsedQuantity": used})
+        })
+        .collect();
+    Ok(fields(json!({
+        "KmsInstanceId": u.instance_id,
+        "KmsInstanceQuotaInfos": infos,
+    })))
 }
 
 /// `BindVpcs` is JSON: `[{"VpcId","VSwitchId","RegionId","VpcOwnerId"}]`; `VpcOwnerId` arrives as

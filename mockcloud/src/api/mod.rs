@@ -4,8 +4,10 @@
 pub mod admin;
 pub mod auth;
 pub mod bss;
+pub mod keys;
 pub mod kms;
 pub mod params;
+pub mod secrets;
 pub mod vpc;
 
 use std::sync::Arc;
@@ -71,7 +73,7 @@ async fn openapi(
     if result.is_ok() && state.backend.take_lost_response() {
         result = Err(ApiError::ServiceUnavailable);
     }
-    let latency = state.backend.faults().latency_ms;
+    let latency = state.backend.latency_ms();
     if latency > 0 {
         tokio::time::sleep(std::time::Duration::from_millis(latency)).await;
     }
@@ -93,7 +95,18 @@ async fn openapi(
                 "HttpStatus": e.status(),
                 "Success": false,
             });
-            respond(status, &request_id, body)
+            let mut resp = respond(status, &request_id, body);
+            if let ApiError::Throttling {
+                retry_after_ms: Some(ms),
+            } = e
+            {
+                // tea-openapi turns a positive x-acs-retry-after (milliseconds) into a
+                // ThrottlingException with that back-off.
+                if let Ok(v) = HeaderValue::from_str(&ms.max(1).to_string()) {
+                    resp.headers_mut().insert("x-acs-retry-after", v);
+                }
+            }
+            resp
         }
     }
 }
@@ -107,9 +120,6 @@ fn respond(status: StatusCode, request_id: &str, body: Value) -> Response {
     );
     if let Ok(v) = HeaderValue::from_str(request_id) {
         h.insert("x-acs-request-id", v);
-    }
-    if status == StatusCode::BAD_REQUEST {
-        // Nothing else to add: throttling responses would carry x-acs-retry-after.
     }
     resp
 }
@@ -142,8 +152,7 @@ fn handle(
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"));
     let form = if is_form { decode(body) } else { Vec::new() };
-    let all: Vec<(String, String)> = query.iter().chain(form.iter()).cloned().collect();
-    let params = Params::from_pairs(&all);
+    let params = Params::collect(query.iter().chain(form.iter()));
     let header = |n: &str| {
         header_pairs
             .iter()
@@ -168,7 +177,11 @@ fn handle(
     let result = (|| {
         let caller = auth::verify(&state.backend, &state.nonces, &req)?;
         match state.backend.take_request_fault().0 {
-            Some(RequestFault::Throttle) => return Err(ApiError::Throttling),
+            Some(RequestFault::Throttle) => {
+                return Err(ApiError::Throttling {
+                    retry_after_ms: None,
+                })
+            }
             Some(RequestFault::ServerError) => return Err(ApiError::ServiceUnavailable),
             None => {}
         }
@@ -209,6 +222,15 @@ fn region_from_host(host: Option<&str>) -> Option<String> {
 /// Lists are wrapped the POP way: `{"KmsInstances": {"KmsInstance": [...]}}`.
 pub fn wrapped(inner: &str, items: Vec<Value>) -> Value {
     json!({ inner: items })
+}
+
+/// One page of a list: `page_number` from 1.
+pub fn page<T>(items: &[T], page_number: u32, page_size: u32) -> &[T] {
+    let start = (page_number as usize - 1)
+        .saturating_mul(page_size as usize)
+        .min(items.len());
+    let end = start.saturating_add(page_size as usize).min(items.len());
+    &items[start..end]
 }
 
 pub fn unknown_action(action: &str) -> ApiError {

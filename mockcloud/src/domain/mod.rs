@@ -3,6 +3,9 @@
 
 pub mod connect;
 pub mod instance;
+pub mod keys;
 pub mod purchase;
+pub mod secrets;
+pub mod throttle;
 
 pub use instance::*;

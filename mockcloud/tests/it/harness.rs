@@ -51,10 +51,15 @@ impl Mock {
     }
 
     pub async fn start_with(world: Option<World>) -> Mock {
+        Mock::start_tweaked(|cfg| cfg.world = world).await
+    }
+
+    /// A mock whose configuration the test changes first (throttling, the rate clock, ...).
+    pub async fn start_tweaked(tweak: impl FnOnce(&mut ServerConfig)) -> Mock {
         let dir = tempfile::tempdir().expect("temp dir");
-        let server = mockcloud::start(config(&dir, world))
-            .await
-            .expect("mock starts");
+        let mut cfg = config(&dir, None);
+        tweak(&mut cfg);
+        let server = mockcloud::start(cfg).await.expect("mock starts");
         let client = client_for(&server);
         Mock {
             server,
@@ -105,6 +110,63 @@ impl Mock {
         let id = self.buy(order).await;
         self.advance(5).await;
         id
+    }
+
+    /// Buys an instance, enables it in zone H and waits the 30 simulated minutes: Connected.
+    pub async fn connected(&self, order: &Order) -> String {
+        let id = self.buy_visible(order).await;
+        assert_ok(&self.connect(&id, ZONE_H, VSW_H).await);
+        self.advance(30).await;
+        assert_eq!(self.status(&id).await, "Connected");
+        id
+    }
+
+    /// CreateKey in the instance, asserting success; returns `KeyMetadata`.
+    pub async fn create_key(&self, instance: &str, extra: &[(&str, &str)]) -> Value {
+        let mut params = vec![("DKMSInstanceId", instance)];
+        params.extend_from_slice(extra);
+        let r = self.kms("CreateKey", &params).await;
+        assert_ok(&r);
+        r.body["KeyMetadata"].clone()
+    }
+
+    /// CreateKey (Aliyun_AES_256) in the instance; returns the key id.
+    pub async fn aes_key(&self, instance: &str) -> String {
+        text(&self.create_key(instance, &[]).await["KeyId"])
+    }
+
+    /// CreateKey (EC_P256) in the instance; returns the key id and its primary version.
+    pub async fn ec_key(&self, instance: &str) -> (String, String) {
+        let m = self.create_key(instance, &[("KeySpec", "EC_P256")]).await;
+        (text(&m["KeyId"]), text(&m["PrimaryKeyVersion"]))
+    }
+
+    /// Encrypt, asserting success; returns the CiphertextBlob.
+    pub async fn encrypt(&self, key: &str, plaintext: &str, context: Option<&str>) -> String {
+        let mut params = vec![("KeyId", key), ("Plaintext", plaintext)];
+        if let Some(c) = context {
+            params.push(("EncryptionContext", c));
+        }
+        let r = self.kms("Encrypt", &params).await;
+        assert_ok(&r);
+        text(&r.body["CiphertextBlob"])
+    }
+
+    /// BSS ModifyInstance (Upgrade) of one purchase parameter, asserting success.
+    pub async fn upgrade(&self, id: &str, code: &str, value: &str) {
+        let r = self
+            .bss(
+                "ModifyInstance",
+                &[
+                    ("ProductCode", "kms"),
+                    ("ModifyType", "Upgrade"),
+                    ("InstanceId", id),
+                    ("Parameter.1.Code", code),
+                    ("Parameter.1.Value", value),
+                ],
+            )
+            .await;
+        assert_ok(&r);
     }
 
     pub async fn get(&self, id: &str) -> Reply {
@@ -260,6 +322,14 @@ pub fn assert_error(r: &Reply, status: u16, code: &str, mentions: &[&str]) {
         "error without RequestId: {}",
         r.body
     );
+}
+
+/// A JSON string value, asserting it is one.
+#[track_caller]
+pub fn text(v: &Value) -> String {
+    v.as_str()
+        .unwrap_or_else(|| panic!("not a string: {v}"))
+        .to_string()
 }
 
 /// The `KmsInstanceId`s of a ListKmsInstances body.

@@ -91,33 +91,202 @@ fn contains(haystack: &[u8], needle: &[u8]) -> bool {
     haystack.windows(needle.len()).any(|w| w == needle)
 }
 
+const SECRET_VALUE: &str = "s3cr3t-value-that-must-stay-sealed";
+
 #[tokio::test]
-async fn data_dir_holds_no_plaintext_access_key_secret() {
+async fn data_dir_holds_no_plaintext_access_key_secret_secret_value_or_key_material() {
     let mock = Mock::start().await;
-    // Some traffic, so the store has written more than the seed.
-    mock.buy_visible(&Order::software(REGION)).await;
+    // Some traffic, so the store has written more than the seed: keys of both kinds, a secret
+    // with two versions, cryptography.
+    let inst = mock
+        .connected(&Order::software(REGION).set("SecretNum", "1"))
+        .await;
+    let key = mock.aes_key(&inst).await;
+    let (ec, ec_version) = mock.ec_key(&inst).await;
+    mock.encrypt(&key, "hello", None).await;
+    let r = mock
+        .kms(
+            "CreateSecret",
+            &[
+                ("SecretName", "at-rest"),
+                ("VersionId", "v1"),
+                ("SecretData", SECRET_VALUE),
+                ("EncryptionKeyId", &key),
+            ],
+        )
+        .await;
+    assert_ok(&r);
+    let second = format!("{SECRET_VALUE}-v2");
+    let r = mock
+        .kms(
+            "PutSecretValue",
+            &[
+                ("SecretName", "at-rest"),
+                ("VersionId", "v2"),
+                ("SecretData", &second),
+            ],
+        )
+        .await;
+    assert_ok(&r);
+    let r = mock
+        .kms(
+            "GetPublicKey",
+            &[("KeyId", &ec), ("KeyVersionId", &ec_version)],
+        )
+        .await;
+    assert_ok(&r);
     assert_ok(&mock.intl().kms("ListKmsInstances", &[]).await.unwrap());
 
+    let Mock { server, dir, .. } = mock;
+    server.shutdown().await;
+
+    // The raw key material, as the store holds it sealed: opened here with the data
+    // directory's master key, so the walk below can look for it.
+    let raw_material: Vec<Vec<u8>> = {
+        let store = mockcloud::store::Store::open(dir.path()).unwrap();
+        let sealer = mockcloud::crypto::Sealer::open_or_create(dir.path()).unwrap();
+        let versions: Vec<serde_json::Value> = store.list("key_version").unwrap();
+        assert_eq!(versions.len(), 2, "one version per key");
+        versions
+            .iter()
+            .map(|v| {
+                let sealed = v["sealed_material"].as_str().expect("sealed_material");
+                let raw = sealer.open(sealed).expect("material opens with master.key");
+                assert_eq!(raw.len(), 32);
+                raw
+            })
+            .collect()
+    };
+    let mut needles: Vec<(String, Vec<u8>)> = vec![
+        (
+            "access key secret".into(),
+            DEFAULT_SECRET.as_bytes().to_vec(),
+        ),
+        ("access key secret".into(), INTL_SECRET.as_bytes().to_vec()),
+        ("secret value".into(), SECRET_VALUE.as_bytes().to_vec()),
+    ];
+    for raw in &raw_material {
+        use base64::Engine;
+        needles.push(("raw key material".into(), raw.clone()));
+        needles.push(("key material in hex".into(), hex::encode(raw).into_bytes()));
+        needles.push((
+            "key material in base64".into(),
+            base64::engine::general_purpose::STANDARD
+                .encode(raw)
+                .into_bytes(),
+        ));
+    }
+
     let mut files = Vec::new();
-    files_under(mock.dir.path(), &mut files);
+    files_under(dir.path(), &mut files);
     assert!(!files.is_empty());
     let mut seen_key_id = false;
+    let mut seen_secret_name = false;
     for f in &files {
         let bytes = std::fs::read(f).unwrap();
-        for secret in [DEFAULT_SECRET, INTL_SECRET] {
+        for (what, needle) in &needles {
             assert!(
-                !contains(&bytes, secret.as_bytes()),
-                "{} holds the access key secret {secret:?} in plain text",
+                !contains(&bytes, needle),
+                "{} holds the {what} in plain text",
                 f.display()
             );
         }
         seen_key_id |= contains(&bytes, b"mock-access-key-id");
+        seen_secret_name |= contains(&bytes, b"at-rest");
     }
-    // The walk did read the store: the access key *id* is stored in the clear.
+    // The walk did read the store: ids and names are stored in the clear.
     assert!(
-        seen_key_id,
-        "no file holds the access key id; files: {files:?}"
+        seen_key_id && seen_secret_name,
+        "no file holds the access key id or the secret name; files: {files:?}"
     );
+}
+
+#[tokio::test]
+async fn keys_secrets_and_old_ciphertext_survive_a_restart() {
+    let mock = Mock::start().await;
+    let inst = mock
+        .connected(&Order::software(REGION).set("SecretNum", "1"))
+        .await;
+    let key = mock.aes_key(&inst).await;
+    let blob = mock
+        .encrypt(&key, "before restart", Some(r#"{"k":"v"}"#))
+        .await;
+    assert_ok(&mock.kms("CreateKeyVersion", &[("KeyId", &key)]).await);
+    let (ec, ec_version) = mock.ec_key(&inst).await;
+    let pem_before = mock
+        .kms(
+            "GetPublicKey",
+            &[("KeyId", &ec), ("KeyVersionId", &ec_version)],
+        )
+        .await
+        .body["PublicKey"]
+        .clone();
+    assert_ok(
+        &mock
+            .kms(
+                "CreateAlias",
+                &[("AliasName", "alias/kept"), ("KeyId", &key)],
+            )
+            .await,
+    );
+    let r = mock
+        .kms(
+            "CreateSecret",
+            &[
+                ("SecretName", "kept"),
+                ("VersionId", "v1"),
+                ("SecretData", "still here"),
+                ("EncryptionKeyId", &key),
+            ],
+        )
+        .await;
+    assert_ok(&r);
+
+    let Mock { server, dir, .. } = mock;
+    server.shutdown().await;
+    let server = mockcloud::start(config(&dir, None)).await.unwrap();
+    let client = client_for(&server);
+
+    let r = client
+        .kms(
+            "Decrypt",
+            &[
+                ("CiphertextBlob", &blob),
+                ("EncryptionContext", r#"{"k":"v"}"#),
+            ],
+        )
+        .await
+        .unwrap();
+    assert_ok(&r);
+    assert_eq!(r.body["Plaintext"], "before restart");
+    let r = client
+        .kms(
+            "Encrypt",
+            &[("KeyId", "alias/kept"), ("Plaintext", "after")],
+        )
+        .await
+        .unwrap();
+    assert_ok(&r);
+    let r = client
+        .kms(
+            "GetPublicKey",
+            &[("KeyId", &ec), ("KeyVersionId", &ec_version)],
+        )
+        .await
+        .unwrap();
+    assert_eq!(r.body["PublicKey"], pem_before);
+    let r = client
+        .kms("GetSecretValue", &[("SecretName", "kept")])
+        .await
+        .unwrap();
+    assert_ok(&r);
+    assert_eq!(r.body["SecretData"], "still here");
+    let r = client
+        .kms("ListKeyVersions", &[("KeyId", &key)])
+        .await
+        .unwrap();
+    assert_eq!(r.body["TotalCount"], 2);
+    server.shutdown().await;
 }
 
 #[tokio::test]

@@ -1,7 +1,9 @@
 //! Compatibility with the official Alibaba Cloud Python SDKs (design section 7): the script
 //! `tests/sdk/compat.py` drives the mock with alibabacloud-bssopenapi20171214 and
 //! alibabacloud-kms20160120 (ACS3, and v1 with `signature_algorithm='v2'`) and the legacy
-//! aliyun-python-sdk-kms (v1 HMAC-SHA1), all over HTTPS verifying the mock's CA.
+//! aliyun-python-sdk-kms (v1 HMAC-SHA1), all over HTTPS verifying the mock's CA: purchase,
+//! enablement, then the data plane (keys, encrypt, decrypt, a data key, sign and verify with
+//! EC_P256, a secret).
 
 use mockcloud::ServerConfig;
 
@@ -68,6 +70,14 @@ async fn sdk_lists_and_gets_instance_over_https() {
         "ok: a wrong secret raises SignatureDoesNotMatch (400)",
         "ok: legacy AcsClient (v1 HMAC-SHA1) lists the instance",
         "ok: legacy SDK recognises the server string to sign (InvalidAccessKeySecret)",
+        // The "done when": the data plane through the official SDK.
+        "ok: CreateKey makes an Aliyun_AES_256 key in the instance",
+        "ok: Decrypt returns the plaintext (context in another order)",
+        "ok: the data key's blob decrypts to its base64 text",
+        "ok: AsymmetricVerify accepts the signature (Value is the bool True)",
+        "ok: the signature verifies with the cryptography package against GetPublicKey's PEM",
+        "ok: CreateSecret then GetSecretValue returns the value (SecretData sent in the form body)",
+        "ok: GetKmsInstanceQuotaInfos counts the two key versions",
     ] {
         assert!(stdout.contains(line), "missing {line:?} in:\n{stdout}");
     }

@@ -2,6 +2,7 @@
 //! ACS3, retries throttling, 5xx and transport failures with backoff, and turns error responses
 //! into [`ApiError`] carrying code, message and request id.
 
+pub mod keys;
 pub mod kms;
 pub mod lookup;
 pub mod sign;
@@ -156,9 +157,21 @@ impl Client {
         action: &str,
         params: &[(String, String)],
     ) -> Result<Value, ApiError> {
+        self.call_with_body(product, action, params, &[]).await
+    }
+
+    /// Like [`Client::call`], with `body` parameters in a form body, where the real API wants
+    /// them (e.g. `SecretData`): secrets stay out of URLs and access logs.
+    pub async fn call_with_body(
+        &self,
+        product: Product,
+        action: &str,
+        params: &[(String, String)],
+        body: &[(String, String)],
+    ) -> Result<Value, ApiError> {
         let mut attempt = 0;
         loop {
-            match self.call_once(product, action, params).await {
+            match self.call_once(product, action, params, body).await {
                 Err(e) if e.retryable() && attempt < self.settings.max_retries => {
                     let wait = self.settings.retry_base * 2u32.pow(attempt.min(6));
                     tracing::warn!(
@@ -180,6 +193,7 @@ impl Client {
         product: Product,
         action: &str,
         params: &[(String, String)],
+        body: &[(String, String)],
     ) -> Result<Value, ApiError> {
         let transport = |message: String| ApiError::Transport {
             action: action.to_string(),
@@ -199,8 +213,13 @@ impl Client {
                 "[year]-[month]-[day]T[hour]:[minute]:[second]Z"
             ))
             .map_err(|e| transport(e.to_string()))?;
-        let payload = hex_sha256(b"");
-        let headers = vec![
+        let form = if body.is_empty() {
+            String::new()
+        } else {
+            sign::query_string(body)
+        };
+        let payload = hex_sha256(form.as_bytes());
+        let mut headers = vec![
             ("accept".to_string(), "application/json".to_string()),
             ("host".to_string(), host),
             ("x-acs-action".to_string(), action.to_string()),
@@ -212,6 +231,12 @@ impl Client {
             ),
             ("x-acs-version".to_string(), product.version().to_string()),
         ];
+        if !form.is_empty() {
+            headers.push((
+                "content-type".to_string(),
+                "application/x-www-form-urlencoded".to_string(),
+            ));
+        }
         let auth = sign::authorization(
             &self.settings.access_key_id,
             &self.settings.access_key_secret,
@@ -225,6 +250,9 @@ impl Client {
         );
         for (k, v) in headers.iter().filter(|(k, _)| k != "host") {
             req = req.header(k, v);
+        }
+        if !form.is_empty() {
+            req = req.body(form);
         }
         tracing::debug!("calling {action}");
         let resp = req.send().await.map_err(|e| transport(error_chain(&e)))?;

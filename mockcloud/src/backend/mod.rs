@@ -1,17 +1,27 @@
 //! One method per API action: the only writer of the store. Reads the simulated clock, applies
 //! the domain rules, persists the result. Knows nothing of HTTP or JSON wire shapes.
+//!
+//! `mod.rs` holds the world, purchase and instance actions; [`keys`] the keys, aliases and
+//! cryptographic operations; [`secrets`] the secrets.
+
+mod keys;
+mod secrets;
+
+pub use keys::{DataKey, NewKey, QuotaUsage};
+pub use secrets::{NewSecret, SecretValue};
 
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha20Rng;
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex, RwLock};
 
-use crate::clock::{Anchor, SimMillis, MINUTE};
+use crate::clock::{Anchor, RateClock, SimMillis, MINUTE};
 use crate::crypto::Sealer;
 use crate::domain::connect::{self, ConnectRequest, VSwitchView, VpcView};
 use crate::domain::purchase::{self, Order};
+use crate::domain::throttle::InstanceLimits;
 use crate::domain::{
     AccountView, BindVpc, Connection, Instance, RenewStatus, Status, SOFTWARE_ENABLE_MS,
 };
@@ -117,6 +127,10 @@ pub struct BackendConfig {
     pub world: Option<World>,
     pub time_scale: f64,
     pub seed: Option<u64>,
+    /// Request-rate limits per instance (S51); off for load tests.
+    pub throttle: bool,
+    /// The wall clock the limits read.
+    pub rate_clock: RateClock,
 }
 
 pub struct Backend {
@@ -127,6 +141,15 @@ pub struct Backend {
     /// Last status logged per instance, so each change is logged once.
     seen: Mutex<HashMap<String, Status>>,
     faults: Mutex<Faults>,
+    throttle: bool,
+    rate_clock: RateClock,
+    /// Request-rate windows per instance id (S51); in memory, wall time.
+    limits: Mutex<HashMap<String, InstanceLimits>>,
+    /// Key material opened from its sealed records, by key version id, so the cryptographic
+    /// path does not unseal per request. Material never changes once created.
+    materials: RwLock<HashMap<String, Arc<keys::OpenVersion>>>,
+    /// Access keys opened from their sealed records: id -> (account, secret).
+    access_keys: RwLock<HashMap<String, (String, String)>>,
 }
 
 /// What BSS CreateInstance answers.
@@ -166,6 +189,11 @@ impl Backend {
             write: Mutex::new(meta),
             seen: Mutex::new(HashMap::new()),
             faults: Mutex::new(Faults::default()),
+            throttle: cfg.throttle,
+            rate_clock: cfg.rate_clock,
+            limits: Mutex::new(HashMap::new()),
+            materials: RwLock::new(HashMap::new()),
+            access_keys: RwLock::new(HashMap::new()),
         })
     }
 
@@ -198,15 +226,24 @@ impl Backend {
         ))
     }
 
-    /// The account and secret behind an access key id.
+    /// The account and secret behind an access key id. Opened once and kept in memory (access
+    /// keys never change); sealed in the store.
     pub fn access_key(&self, id: &str) -> Result<(String, String), ApiError> {
+        if let Some(found) = self.access_keys.read().expect("access keys lock").get(id) {
+            return Ok(found.clone());
+        }
         let rec: AccessKeyRecord = self
             .store
             .get(ACCESS_KEY, id)
             .map_err(internal)?
             .ok_or(ApiError::InvalidAccessKeyIdNotFound)?;
         let secret = self.sealer.open(&rec.sealed_secret).map_err(internal)?;
-        Ok((rec.account_id, String::from_utf8(secret).map_err(internal)?))
+        let found = (rec.account_id, String::from_utf8(secret).map_err(internal)?);
+        self.access_keys
+            .write()
+            .expect("access keys lock")
+            .insert(id.to_string(), found.clone());
+        Ok(found)
     }
 
     /// The first access key of the first account in the world: the well-known default.
@@ -233,8 +270,12 @@ impl Backend {
     }
 
     fn account(&self, id: &str) -> Result<AccountRecord, ApiError> {
+        self.account_shared(id).map(|a| (*a).clone())
+    }
+
+    fn account_shared(&self, id: &str) -> Result<Arc<AccountRecord>, ApiError> {
         self.store
-            .get(ACCOUNT, id)
+            .get_shared(ACCOUNT, id)
             .map_err(internal)?
             .ok_or(ApiError::InvalidAccessKeyIdNotFound)
     }
@@ -261,7 +302,22 @@ impl Backend {
         id: &str,
         now: SimMillis,
     ) -> Result<Instance, ApiError> {
-        match self.store.get::<Instance>(INSTANCE, id).map_err(internal)? {
+        self.visible_instance_shared(caller, id, now)
+            .map(|i| (*i).clone())
+    }
+
+    /// [`Backend::visible_instance`] without a copy, for read paths.
+    fn visible_instance_shared(
+        &self,
+        caller: &Caller,
+        id: &str,
+        now: SimMillis,
+    ) -> Result<Arc<Instance>, ApiError> {
+        match self
+            .store
+            .get_shared::<Instance>(INSTANCE, id)
+            .map_err(internal)?
+        {
             Some(i) if i.account_id == caller.account_id && i.is_visible(now) => Ok(i),
             _ => Err(ApiError::DkmsInstanceNotFound { id: id.to_string() }),
         }
@@ -275,7 +331,17 @@ impl Backend {
         id: &str,
         now: SimMillis,
     ) -> Result<Instance, ApiError> {
-        let inst = self.visible_instance(caller, id, now)?;
+        self.live_instance_shared(caller, id, now)
+            .map(|i| (*i).clone())
+    }
+
+    fn live_instance_shared(
+        &self,
+        caller: &Caller,
+        id: &str,
+        now: SimMillis,
+    ) -> Result<Arc<Instance>, ApiError> {
+        let inst = self.visible_instance_shared(caller, id, now)?;
         if inst.is_expired(now) {
             return Err(ApiError::DkmsInstanceStateInvalid {
                 id: id.to_string(),
@@ -760,6 +826,11 @@ impl Backend {
 
     pub fn faults(&self) -> Faults {
         self.faults.lock().expect("faults lock").clone()
+    }
+
+    /// The injected latency, read per request.
+    pub fn latency_ms(&self) -> u64 {
+        self.faults.lock().expect("faults lock").latency_ms
     }
 
     /// Whether the response of a request just carried out is to be lost (see `Faults`).
