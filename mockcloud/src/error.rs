@@ -55,11 +55,19 @@ pub enum ApiError {
     InvalidZoneIdNotFound {
         id: String,
     },
+    /// A vSwitch with fewer free IPs than enablement takes (S20: 1, S31: 4).
     VSwitchIpNotEnough {
         id: String,
+        needed: u32,
     },
     /// A refusal named in the real style for a seed rule with no documented code.
     Rejected {
+        code: &'static str,
+        message: String,
+    },
+    /// 400 `Rejected.*`: the content of the request is refused, e.g. an HSM certificate or
+    /// credential that does not check out (S32, S33).
+    RejectedInput {
         code: &'static str,
         message: String,
     },
@@ -143,6 +151,7 @@ impl ApiError {
             InvalidZoneIdNotFound { .. } => "InvalidZoneId.NotFound",
             VSwitchIpNotEnough { .. } => "InvalidVSwitchId.IpNotEnough",
             Rejected { code, .. } | Forbidden { code, .. } | NotFound { code, .. } => code,
+            RejectedInput { code, .. } => code,
             KeyNotFound { .. } => "Forbidden.KeyNotFound",
             AliasNotFound { .. } => "Forbidden.AliasNotFound",
             AliasAlreadyExists { .. } => "AliasAlreadyExists",
@@ -184,6 +193,7 @@ impl ApiError {
             }
             InvalidParameterCode { message, .. } | Rejected { message, .. } => message.clone(),
             Forbidden { message, .. } | NotFound { message, .. } => message.clone(),
+            RejectedInput { message, .. } => message.clone(),
             InvalidAccessKeyIdNotFound => {
                 "The Access Key ID provided does not exist in our records.".into()
             }
@@ -209,8 +219,11 @@ impl ApiError {
             InvalidVpcIdNotFound { id } => format!("The specified VpcId \"{id}\" is not found."),
             InvalidVSwitchIdNotFound { id } => format!("The specified VSwitchId \"{id}\" is not found."),
             InvalidZoneIdNotFound { id } => format!("The specified ZoneId \"{id}\" is not found in this region."),
-            VSwitchIpNotEnough { id } => format!(
+            VSwitchIpNotEnough { id, needed: 1 } => format!(
                 "The specified vSwitch \"{id}\" has no available IP address; enabling an instance needs at least 1."
+            ),
+            VSwitchIpNotEnough { id, needed } => format!(
+                "The specified vSwitch \"{id}\" has not enough available IP addresses; enabling this instance needs at least {needed} in each vSwitch."
             ),
             KeyNotFound { what } => format!("The specified Key is not found: {what}."),
             AliasNotFound { name } => format!("The specified Alias \"{name}\" is not found."),

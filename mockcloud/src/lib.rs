@@ -9,6 +9,8 @@
 //! - [`domain`]: the seed's rules and state machines; pure, no I/O, no wall clock.
 //! - [`store`]: the only code that knows sled. [`crypto`]: sealing secrets at rest and the data
 //!   plane's cryptography (ciphertext blob, encryption context, AES-256-GCM, ECDSA P-256).
+//! - [`pki`]: HSM cluster certificates (cluster CA, server and client certificates, PKCS#12) and
+//!   the checks on uploaded ones.
 //! - [`sign`]: the signature algorithms. [`clock`]: the simulated clock. [`world`]: the world file.
 //! - [`error`]: the one enum of wire error codes. [`testing`]: a signing client for tests.
 
@@ -18,6 +20,7 @@ pub mod clock;
 pub mod crypto;
 pub mod domain;
 pub mod error;
+pub mod pki;
 pub mod server;
 pub mod sign;
 pub mod store;

@@ -29,6 +29,33 @@ enum Command {
     Serve(ServeArgs),
     /// Print the built-in default world (a starting point for --world).
     DefaultWorld,
+    /// Generate client certificates for an HSM cluster, like the real certificate tool:
+    /// `client.p12` (PKCS#12, protected by --password) and `rootca.pem` (the cluster's CA: the
+    /// security domain certificate, or the cluster owner certificate of international clusters).
+    HsmCerts(HsmCertsArgs),
+}
+
+#[derive(clap::Args)]
+struct HsmCertsArgs {
+    /// The mock's data directory. Its store is opened directly when no server runs on it; while
+    /// one does, its admin API (from `<data-dir>/ready.json`) makes the set.
+    #[arg(long, env = "MOCKCLOUD_DATA_DIR", default_value = "mockcloud-data")]
+    data_dir: PathBuf,
+    /// The HSM cluster id, e.g. hsm-hangzhou-manual.
+    #[arg(long)]
+    cluster: String,
+    /// The protection password of client.p12.
+    #[arg(long, default_value = mockcloud::pki::DEFAULT_P12_PASSWORD)]
+    password: String,
+    /// Directory to write client.p12 and rootca.pem to.
+    #[arg(long)]
+    out: PathBuf,
+    /// Ask this running mock's admin API (e.g. https://127.0.0.1:9443) instead.
+    #[arg(long)]
+    endpoint: Option<String>,
+    /// The CA certificate of --endpoint (default `<data-dir>/tls/ca.pem`).
+    #[arg(long)]
+    ca_file: Option<PathBuf>,
 }
 
 #[derive(clap::Args)]
@@ -71,7 +98,87 @@ async fn main() -> anyhow::Result<()> {
             Ok(())
         }
         Command::Serve(args) => serve(args).await,
+        Command::HsmCerts(args) => hsm_certs(args).await,
     }
+}
+
+/// `client.p12` bytes and the CA PEM.
+type CertSet = (Vec<u8>, String);
+
+async fn hsm_certs(args: HsmCertsArgs) -> anyhow::Result<()> {
+    let (p12, ca_pem) = match &args.endpoint {
+        Some(endpoint) => {
+            let ca_file = args
+                .ca_file
+                .clone()
+                .unwrap_or_else(|| args.data_dir.join("tls").join("ca.pem"));
+            certs_from_server(endpoint, Some(ca_file.as_path()), &args).await?
+        }
+        None => match mockcloud::backend::hsm_certificates_offline(
+            &args.data_dir,
+            &args.cluster,
+            &args.password,
+        ) {
+            Ok(set) => (set.client_p12, set.ca_pem),
+            Err(offline) => {
+                // A running server holds the store: ask it through its admin API.
+                let ready = args.data_dir.join("ready.json");
+                let Ok(text) = std::fs::read_to_string(&ready) else {
+                    return Err(offline);
+                };
+                let ready: serde_json::Value = serde_json::from_str(&text)?;
+                let endpoint = ready["endpoint"]
+                    .as_str()
+                    .ok_or_else(|| anyhow::anyhow!("{} has no endpoint", ready_path(&args)))?;
+                let ca_file = ready["ca_file"].as_str().map(PathBuf::from);
+                certs_from_server(endpoint, ca_file.as_deref(), &args)
+                    .await
+                    .map_err(|e| anyhow::anyhow!("{offline}; from the running server: {e}"))?
+            }
+        },
+    };
+    std::fs::create_dir_all(&args.out)?;
+    mockcloud::crypto::write_private(&args.out.join("client.p12"), &p12)?;
+    std::fs::write(args.out.join("rootca.pem"), ca_pem)?;
+    println!(
+        "HSM cluster {}: wrote {} (password {}) and {}",
+        args.cluster,
+        args.out.join("client.p12").display(),
+        args.password,
+        args.out.join("rootca.pem").display()
+    );
+    Ok(())
+}
+
+fn ready_path(args: &HsmCertsArgs) -> String {
+    args.data_dir.join("ready.json").display().to_string()
+}
+
+async fn certs_from_server(
+    endpoint: &str,
+    ca_file: Option<&std::path::Path>,
+    args: &HsmCertsArgs,
+) -> anyhow::Result<CertSet> {
+    use base64::Engine;
+    let ca_pem = match ca_file {
+        Some(path) if endpoint.starts_with("https") => std::fs::read_to_string(path)
+            .map_err(|e| anyhow::anyhow!("cannot read CA file {}: {e}", path.display()))?,
+        _ => String::new(),
+    };
+    let client = mockcloud::testing::Client::new(endpoint, &ca_pem, "", "")?;
+    let path = format!("/_mock/hsm-clusters/{}/certificates", args.cluster);
+    let (status, body) = client
+        .admin_post_json(&path, &serde_json::json!({"password": args.password}))
+        .await?;
+    anyhow::ensure!(status == 200, "{endpoint}{path} answered {status}: {body}");
+    let text = |k: &str| {
+        body[k]
+            .as_str()
+            .map(String::from)
+            .ok_or_else(|| anyhow::anyhow!("the answer has no {k}: {body}"))
+    };
+    let p12 = base64::engine::general_purpose::STANDARD.decode(text("client_p12_base64")?)?;
+    Ok((p12, text("security_domain_ca_pem")?))
 }
 
 async fn serve(args: ServeArgs) -> anyhow::Result<()> {

@@ -54,7 +54,25 @@ fn key(kind: &str, id: &str) -> String {
 
 impl Store {
     pub fn open(dir: &Path) -> anyhow::Result<Store> {
-        let db = sled::Config::new().path(dir.join("db")).open()?;
+        // Writes flush themselves (`apply`), so no background flusher: its thread would keep the
+        // directory's lock for a moment after the store is dropped, and a quick reopen (restart
+        // tests, a restarted server) could fail. A lock still held by a closing store is retried.
+        let config = sled::Config::new()
+            .path(dir.join("db"))
+            .flush_every_ms(None);
+        let mut attempt = 0;
+        let db = loop {
+            match config.open() {
+                Ok(db) => break db,
+                Err(sled::Error::Io(e))
+                    if e.to_string().contains("could not acquire lock") && attempt < 50 =>
+                {
+                    attempt += 1;
+                    std::thread::sleep(std::time::Duration::from_millis(100));
+                }
+                Err(e) => return Err(e.into()),
+            }
+        };
         Ok(Store {
             db,
             cache: Arc::default(),

@@ -11,6 +11,7 @@ use tf_provider::{Diagnostics, Provider, Resource};
 
 use crate::data_sources::{Field, FieldKind};
 use crate::provider::{KmsProvider, Shared};
+use crate::resources::hsm_binding::HsmBindingResource;
 use crate::resources::instance::{InstanceResource, ALICLOUD_NAMES, IMPORT_NOTES};
 use crate::resources::key::KeyResource;
 use crate::resources::secret::SecretResource;
@@ -47,6 +48,13 @@ pub fn render(examples_dir: &std::path::Path) -> Vec<(String, String)> {
             schema: instance,
             import_notes: IMPORT_NOTES,
             alicloud: ALICLOUD_NAMES,
+        },
+        ResourceDoc {
+            name: "hsm_binding",
+            summary: "Binds a hardware KMS instance to an HSM cluster.",
+            schema: HsmBindingResource::new(Shared::default()).schema(&mut diags).expect("binding schema"),
+            import_notes: "Certificates and passwords are never returned by the API: after importing a binding with manual certificates, the next plan takes them from the configuration (nothing is sent). Destroy forgets the binding with a warning; the instance stays connected until its `kms_instance` is destroyed.",
+            alicloud: &[("(the whole resource)", "none: the alicloud provider cannot enable hardware instances")],
         },
         ResourceDoc {
             name: "key",

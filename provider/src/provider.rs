@@ -274,6 +274,12 @@ impl Provider for KmsProvider {
             )),
         );
         m.insert(
+            "hsm_binding".into(),
+            Box::new(crate::resources::hsm_binding::HsmBindingResource::new(
+                self.shared.clone(),
+            )),
+        );
+        m.insert(
             "key".into(),
             Box::new(crate::resources::key::KeyResource::new(self.shared.clone())),
         );

@@ -111,3 +111,32 @@ fn provider_example_is_valid() {
         r.stdout
     );
 }
+
+#[test]
+fn hardware_example_applies_with_generated_certificates() {
+    use base64::Engine;
+    let h = Harness::start();
+    let certs = h.admin_post("hsm-clusters/hsm-hangzhou-manual/certificates");
+    let dir = h.dir().join("certs");
+    std::fs::create_dir_all(&dir).unwrap();
+    let p12 = base64::engine::general_purpose::STANDARD
+        .decode(certs["client_p12_base64"].as_str().unwrap())
+        .unwrap();
+    std::fs::write(dir.join("client.p12"), p12).unwrap();
+    std::fs::write(
+        dir.join("rootca.pem"),
+        certs["security_domain_ca_pem"].as_str().unwrap(),
+    )
+    .unwrap();
+    let body = std::fs::read_to_string(Harness::examples_dir().join("hardware/main.tf")).unwrap();
+    h.config(&body);
+    let out = h.apply();
+    assert!(
+        out.stdout.contains("protection_level = \"HSM\""),
+        "{}",
+        out.stdout
+    );
+    h.assert_plan_empty();
+    h.destroy();
+    assert_eq!(bss_total(&h), 0);
+}

@@ -3,6 +3,7 @@
 
 mod data_sources;
 mod examples;
+mod hsm;
 mod instance;
 mod instance_access;
 mod instance_failures;

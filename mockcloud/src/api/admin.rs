@@ -1,5 +1,5 @@
-//! The `/_mock/` test-control surface: health and the simulated clock. Unsigned, loopback use
-//! only; the provider never calls it.
+//! The `/_mock/` test-control surface: health, the simulated clock, faults, PrivateZone and HSM
+//! clusters. Unsigned, loopback use only; the provider never calls it.
 
 use std::sync::Arc;
 
@@ -14,6 +14,10 @@ use serde_json::json;
 use super::AppState;
 use crate::backend::Faults;
 use crate::clock::iso;
+use crate::domain::hsm::HsmCluster;
+use crate::error::ApiError;
+use crate::pki::DEFAULT_P12_PASSWORD;
+use crate::world::HsmClusterSpec;
 
 pub fn router() -> Router<Arc<AppState>> {
     Router::new()
@@ -28,6 +32,116 @@ pub fn router() -> Router<Arc<AppState>> {
             "/accounts/{account_id}/private-zone",
             post(activate_private_zone),
         )
+        .route(
+            "/hsm-clusters",
+            get(list_hsm_clusters).post(add_hsm_cluster),
+        )
+        .route("/hsm-clusters/{cluster_id}/hsms", post(add_hsm))
+        .route(
+            "/hsm-clusters/{cluster_id}/certificates",
+            post(hsm_certificates),
+        )
+}
+
+fn error(e: ApiError) -> Response {
+    (
+        StatusCode::from_u16(e.status()).unwrap_or(StatusCode::BAD_REQUEST),
+        Json(json!({"error": e.code(), "message": e.message()})),
+    )
+        .into_response()
+}
+
+fn bad_body(what: &str, e: impl std::fmt::Display) -> Response {
+    (
+        StatusCode::BAD_REQUEST,
+        Json(json!({"error": format!("not {what}: {e}")})),
+    )
+        .into_response()
+}
+
+/// A cluster as the admin API shows it: the world file's fields (without the operator
+/// password), its HSM count and its CA.
+fn cluster_json(c: &HsmCluster) -> serde_json::Value {
+    json!({
+        "id": c.id,
+        "account": c.account_id,
+        "region": c.region_id,
+        "mainland": c.mainland,
+        "vendor": c.vendor,
+        "vpc": c.vpc_id,
+        "vswitches": c.vswitch_ids,
+        "certificate_mode": c.certificate_mode,
+        "sync": c.sync,
+        "hsms": c.hsms,
+        "ca_pem": c.ca_pem,
+    })
+}
+
+async fn list_hsm_clusters(State(s): State<Arc<AppState>>) -> Response {
+    match s.backend.hsm_clusters() {
+        Ok(all) => Json(json!({"hsm_clusters": all.iter().map(cluster_json).collect::<Vec<_>>()}))
+            .into_response(),
+        Err(e) => error(e),
+    }
+}
+
+/// Adds a cluster: a JSON object with the fields of a world file's `[[hsm_clusters]]`.
+async fn add_hsm_cluster(State(s): State<Arc<AppState>>, body: axum::body::Bytes) -> Response {
+    let spec: HsmClusterSpec = match serde_json::from_slice(&body) {
+        Ok(spec) => spec,
+        Err(e) => return bad_body("an HSM cluster object", e),
+    };
+    match s.backend.add_hsm_cluster(&spec) {
+        Ok(c) => Json(cluster_json(&c)).into_response(),
+        Err(e) => error(e),
+    }
+}
+
+/// One more HSM in the cluster (S34).
+async fn add_hsm(State(s): State<Arc<AppState>>, Path(cluster_id): Path<String>) -> Response {
+    match s.backend.add_hsm(&cluster_id) {
+        Ok(c) => Json(json!({"id": c.id, "hsms": c.hsms, "sync": c.sync})).into_response(),
+        Err(e) => error(e),
+    }
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct CertificateRequest {
+    password: Option<String>,
+}
+
+/// A client certificate set like the real generation tool's: `client.p12` (base64) protected
+/// by `password` (default `12345678`) and the cluster's CA as the security domain certificate
+/// (mainland) and the cluster owner certificate (international).
+async fn hsm_certificates(
+    State(s): State<Arc<AppState>>,
+    Path(cluster_id): Path<String>,
+    body: axum::body::Bytes,
+) -> Response {
+    let req: CertificateRequest = if body.iter().all(u8::is_ascii_whitespace) {
+        CertificateRequest::default()
+    } else {
+        match serde_json::from_slice(&body) {
+            Ok(r) => r,
+            Err(e) => return bad_body("a {\"password\"} object", e),
+        }
+    };
+    let password = req.password.as_deref().unwrap_or(DEFAULT_P12_PASSWORD);
+    match s.backend.hsm_certificates(&cluster_id, password) {
+        Ok(set) => {
+            use base64::Engine;
+            Json(json!({
+                "cluster_id": cluster_id,
+                "client_p12_base64": base64::engine::general_purpose::STANDARD.encode(&set.client_p12),
+                "password": set.password,
+                "security_domain_ca_pem": set.ca_pem,
+                "cluster_owner_certificate_pem": set.ca_pem,
+            }))
+            .into_response()
+        }
+        Err(e) => error(e),
+    }
 }
 
 async fn health() -> Response {
@@ -107,10 +221,6 @@ async fn activate_private_zone(
         Ok(()) => {
             Json(json!({"account_id": account_id, "private_zone_activated": true})).into_response()
         }
-        Err(e) => (
-            StatusCode::from_u16(e.status()).unwrap_or(StatusCode::BAD_REQUEST),
-            Json(json!({"error": e.code(), "message": e.message()})),
-        )
-            .into_response(),
+        Err(e) => error(e),
     }
 }

@@ -3,9 +3,11 @@
 use serde_json::{json, Value};
 
 use super::{unknown_action, wrapped, Ctx, Fields};
+use crate::backend::InstanceView;
 use crate::clock::iso;
 use crate::domain::connect::ConnectRequest;
-use crate::domain::{BindVpc, Instance, Status};
+use crate::domain::hsm::{HsmConnectRequest, HsmCredentials};
+use crate::domain::{BindVpc, Instance};
 use crate::error::ApiError;
 
 pub fn dispatch(action: &str, ctx: &Ctx) -> Result<Fields, ApiError> {
@@ -40,7 +42,12 @@ fn arn(inst: &Instance) -> String {
 }
 
 /// `inst.end_at` is the effective end (auto-renewal applied) the backend reports.
-fn instance_json(inst: &Instance, status: Status, ca_pem: &str, now: i64) -> Value {
+fn instance_json(view: &InstanceView, ca_pem: &str, now: i64) -> Value {
+    let (inst, status) = (&view.instance, view.status);
+    let (hsm_cluster_id, hsm_sync_status) = match &view.hsm {
+        Some((cluster, sync)) => (cluster.as_str(), sync.as_str()),
+        None => ("", ""),
+    };
     let sale_status = if now >= inst.end_at {
         "Expired"
     } else {
@@ -93,14 +100,19 @@ fn instance_json(inst: &Instance, status: Status, ca_pem: &str, now: i64) -> Val
         "BindVpcs": wrapped("BindVpc", bind_vpcs),
         // Deviation: the accounts the instance is shared with (no public field in the real API).
         "ShareAccounts": wrapped("ShareAccount", shared),
+        // Deviation: the HSM cluster of a hardware instance and the health of its
+        // synchronisation (`Healthy` | `SyncFailed`, S34); empty when not bound. The real API
+        // has no public field for either.
+        "HsmClusterId": hsm_cluster_id,
+        "HsmSyncStatus": hsm_sync_status,
     })
 }
 
 fn get_kms_instance(ctx: &Ctx) -> Result<Fields, ApiError> {
     let id = ctx.params.req("KmsInstanceId")?;
-    let (inst, status) = ctx.state.backend.get_kms_instance(&ctx.caller, id)?;
+    let view = ctx.state.backend.get_kms_instance(&ctx.caller, id)?;
     Ok(fields(
-        json!({ "KmsInstance": instance_json(&inst, status, &ctx.state.ca_pem, ctx.state.backend.now()) }),
+        json!({ "KmsInstance": instance_json(&view, &ctx.state.ca_pem, ctx.state.backend.now()) }),
     ))
 }
 
@@ -148,8 +160,8 @@ fn list_filters_match(
         let actual = match *key {
             "InstanceName" => inst.name.clone(),
             "Status" => {
-                let (_, status) = ctx.state.backend.get_kms_instance(&ctx.caller, &inst.id)?;
-                status.as_str().to_string()
+                let view = ctx.state.backend.get_kms_instance(&ctx.caller, &inst.id)?;
+                view.status.as_str().to_string()
             }
             _ => match inst.management_type {
                 crate::domain::ManagementType::Software => "software",
@@ -168,11 +180,15 @@ fn list_filters_match(
 fn connect_kms_instance(ctx: &Ctx) -> Result<Fields, ApiError> {
     let id = ctx.params.req("KmsInstanceId")?;
     let provider = ctx.params.opt("KMProvider").unwrap_or("Aliyun");
-    if provider != "Aliyun" {
-        return Err(ApiError::invalid(
-            "KMProvider",
-            format!("{provider}: only Aliyun (software key management) is served yet"),
-        ));
+    match provider {
+        "Aliyun" => {}
+        "HSM" => return connect_hsm(ctx, id),
+        _ => {
+            return Err(ApiError::invalid(
+                "KMProvider",
+                format!("{provider}: Aliyun (software) and HSM (hardware) are served"),
+            ))
+        }
     }
     let req = ConnectRequest {
         vpc_id: ctx.params.req("VpcId")?.to_string(),
@@ -182,6 +198,30 @@ fn connect_kms_instance(ctx: &Ctx) -> Result<Fields, ApiError> {
     ctx.state
         .backend
         .connect_kms_instance(&ctx.caller, id, &req)?;
+    Ok(Fields::new())
+}
+
+/// Deviation: the real cloud enables hardware instances in the console only; the mock takes
+/// `ConnectKmsInstance` with `KMProvider=HSM`, `HsmClusterId`, optional `VpcId` (the cluster's),
+/// `ZoneIds` and `VSwitchIds` (default the cluster's own vSwitches) and the certificate
+/// parameters of the cluster's kind. Secrets may come in the query or the form body.
+fn connect_hsm(ctx: &Ctx, id: &str) -> Result<Fields, ApiError> {
+    let opt = |name: &str| ctx.params.opt(name).map(String::from);
+    let req = HsmConnectRequest {
+        cluster_id: ctx.params.req("HsmClusterId")?.to_string(),
+        vpc_id: opt("VpcId"),
+        zone_ids: ctx.params.csv("ZoneIds"),
+        vswitch_ids: ctx.params.csv("VSwitchIds"),
+        credentials: HsmCredentials {
+            client_certificate: opt("ClientCertificate"),
+            client_certificate_password: opt("ClientCertificatePassword"),
+            security_domain_certificate: opt("SecurityDomainCertificate"),
+            hsm_username: opt("HsmUsername"),
+            hsm_password: opt("HsmPassword"),
+            cluster_owner_certificate: opt("ClusterOwnerCertificate"),
+        },
+    };
+    ctx.state.backend.connect_hsm(&ctx.caller, id, &req)?;
     Ok(Fields::new())
 }
 

@@ -2,11 +2,14 @@
 //! the domain rules, persists the result. Knows nothing of HTTP or JSON wire shapes.
 //!
 //! `mod.rs` holds the world, purchase and instance actions; [`keys`] the keys, aliases and
-//! cryptographic operations; [`secrets`] the secrets.
+//! cryptographic operations; [`secrets`] the secrets; [`hsm`] the HSM clusters and the
+//! enablement of hardware instances.
 
+mod hsm;
 mod keys;
 mod secrets;
 
+pub use hsm::{hsm_certificates_offline, HsmCertificateSet};
 pub use keys::{DataKey, NewKey, QuotaUsage};
 pub use secrets::{NewSecret, SecretValue};
 
@@ -20,6 +23,7 @@ use std::sync::{Arc, Mutex, RwLock};
 use crate::clock::{Anchor, RateClock, SimMillis, MINUTE};
 use crate::crypto::Sealer;
 use crate::domain::connect::{self, ConnectRequest, VSwitchView, VpcView};
+use crate::domain::hsm::SyncStatus;
 use crate::domain::purchase::{self, Order};
 use crate::domain::throttle::InstanceLimits;
 use crate::domain::{
@@ -150,6 +154,14 @@ pub struct Backend {
     materials: RwLock<HashMap<String, Arc<keys::OpenVersion>>>,
     /// Access keys opened from their sealed records: id -> (account, secret).
     access_keys: RwLock<HashMap<String, (String, String)>>,
+}
+
+/// What GetKmsInstance answers: the instance (its `end_at` the effective end), its status and,
+/// for a hardware instance bound to an HSM cluster, the cluster and the binding's sync health.
+pub struct InstanceView {
+    pub instance: Instance,
+    pub status: Status,
+    pub hsm: Option<(String, SyncStatus)>,
 }
 
 /// What BSS CreateInstance answers.
@@ -546,7 +558,7 @@ impl Backend {
         }
         inst.released_at = Some(now);
         let mut writes = vec![Write::put(INSTANCE, id, &inst)];
-        // The vSwitch IPs enablement used are given back.
+        // The vSwitch IPs enablement used are given back (a bound HSM cluster is free again).
         if let Some(c) = &inst.connection {
             for vsw_id in &c.vswitch_ids {
                 if let Some(mut v) = self
@@ -554,7 +566,7 @@ impl Backend {
                     .get::<VSwitchRecord>(VSWITCH, vsw_id)
                     .map_err(internal)?
                 {
-                    v.free_ips += 1;
+                    v.free_ips += c.ips_per_vswitch;
                     writes.push(Write::put(VSWITCH, vsw_id, &v));
                 }
             }
@@ -566,18 +578,19 @@ impl Backend {
 
     // ---- KMS ----
 
-    pub fn get_kms_instance(
-        &self,
-        caller: &Caller,
-        id: &str,
-    ) -> Result<(Instance, Status), ApiError> {
+    pub fn get_kms_instance(&self, caller: &Caller, id: &str) -> Result<InstanceView, ApiError> {
         let now = self.now();
         let mut inst = self.visible_instance(caller, id, now)?;
         let account = self.account(&caller.account_id)?;
         let status = inst.status(now, account.view());
         self.observe(&inst, status);
         inst.end_at = inst.effective_end(now);
-        Ok((inst, status))
+        let hsm = self.hsm_sync(&inst)?;
+        Ok(InstanceView {
+            instance: inst,
+            status,
+            hsm,
+        })
     }
 
     pub fn list_kms_instances(
@@ -608,19 +621,7 @@ impl Backend {
         inst.require_status(now, account.view(), &[Status::Uninitialized, Status::Error])?;
         let region = self.region(&inst.region_id)?;
         // A failed enablement gives its vSwitch IPs back before the new attempt takes them.
-        let mut free: HashMap<String, VSwitchRecord> = HashMap::new();
-        if let Some(old) = &inst.connection {
-            for vsw_id in &old.vswitch_ids {
-                if let Some(mut v) = self
-                    .store
-                    .get::<VSwitchRecord>(VSWITCH, vsw_id)
-                    .map_err(internal)?
-                {
-                    v.free_ips += 1;
-                    free.insert(vsw_id.clone(), v);
-                }
-            }
-        }
+        let mut free = self.released_ips(&inst)?;
         let mut vpc = self.vpc_view(caller, &req.vpc_id, &region.id)?;
         if let Some(view) = vpc.as_mut() {
             for v in &mut view.vswitches {
@@ -638,12 +639,7 @@ impl Backend {
             Site::International => region.mainland,
         };
         let mut writes = Vec::new();
-        let (failure, stuck) = {
-            let mut f = self.faults.lock().expect("faults lock");
-            let failure = f.connect_error.take();
-            let stuck = std::mem::take(&mut f.stay_connecting);
-            (failure, stuck)
-        };
+        let (failure, stuck) = self.take_connect_faults();
         inst.connection = Some(Connection {
             vpc_id: req.vpc_id.clone(),
             zone_ids: plan.zone_ids,
@@ -653,6 +649,8 @@ impl Backend {
             needs_private_zone,
             failure,
             stuck,
+            ips_per_vswitch: 1,
+            hsm: None,
         });
         writes.push(Write::put(INSTANCE, id, &inst));
         for vsw_id in &plan.vswitch_ids {
@@ -955,6 +953,7 @@ fn seed_world(store: &Store, sealer: &Sealer, world: &World) -> anyhow::Result<(
             writes.push(Write::put(VSWITCH, &s.id, &vs));
         }
     }
+    hsm::seed_clusters(&mut writes, sealer, &world.hsm_clusters)?;
     store.apply(writes)
 }
 

@@ -104,7 +104,10 @@ pub fn plan_software_connect(
             });
         }
         if vsw.free_ips < 1 {
-            return Err(ApiError::VSwitchIpNotEnough { id: vsw_id.clone() });
+            return Err(ApiError::VSwitchIpNotEnough {
+                id: vsw_id.clone(),
+                needed: 1,
+            });
         }
     }
     let mut zone_ids = req.zone_ids.clone();

@@ -144,6 +144,25 @@ pub struct Connection {
     /// An injected fault: enablement never finishes.
     #[serde(default)]
     pub stuck: bool,
+    /// IPs taken from each vSwitch (S20: 1 for software, S31: 4 for hardware); given back on
+    /// release or a new enablement.
+    #[serde(default = "one_ip")]
+    pub ips_per_vswitch: u32,
+    /// The HSM cluster of a hardware instance (S30).
+    #[serde(default)]
+    pub hsm: Option<HsmBinding>,
+}
+
+fn one_ip() -> u32 {
+    1
+}
+
+/// A hardware instance's HSM cluster, and how many HSMs the cluster had when the binding was
+/// made: an HSM added later to a manual-sync cluster is not synchronised (S34).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct HsmBinding {
+    pub cluster_id: String,
+    pub hsms_at_bind: u32,
 }
 
 /// A further VPC the instance is reachable from (UpdateKmsInstanceBindVpc).
@@ -347,6 +366,8 @@ mod tests {
             needs_private_zone: needs_pz,
             failure: None,
             stuck: false,
+            ips_per_vswitch: 1,
+            hsm: None,
         }
     }
 

@@ -4,6 +4,7 @@
 mod crypto;
 mod enablement;
 mod harness;
+mod hsm;
 mod instances;
 mod keys;
 mod lookups;

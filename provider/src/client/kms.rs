@@ -35,6 +35,21 @@ pub struct InstanceInfo {
     pub bind_vpcs: Vec<(String, String)>,
     /// Accounts the instance is shared with (mockcloud's `ShareAccounts`).
     pub shared_accounts: Vec<String>,
+    /// The HSM cluster of a hardware instance (mockcloud's `HsmClusterId`); empty when unbound.
+    pub hsm_cluster_id: String,
+    /// `Healthy` or `SyncFailed` (mockcloud's `HsmSyncStatus`).
+    pub hsm_sync_status: String,
+}
+
+/// Certificates for binding a hardware instance to its HSM cluster (S32, S33).
+#[derive(Debug, Clone, Default)]
+pub struct HsmCertificates {
+    pub client_p12_base64: Option<String>,
+    pub client_password: Option<String>,
+    pub security_domain_ca_pem: Option<String>,
+    pub username: Option<String>,
+    pub password: Option<String>,
+    pub cluster_owner_certificate_pem: Option<String>,
 }
 
 /// What the BSS says about a purchase (QueryAvailableInstances).
@@ -189,6 +204,8 @@ pub fn parse_instance(v: &Value) -> InstanceInfo {
             Some(Value::String(t)) => t.eq_ignore_ascii_case("enabled") || t == "true",
             _ => false,
         },
+        hsm_cluster_id: s(v, "HsmClusterId"),
+        hsm_sync_status: s(v, "HsmSyncStatus"),
         arn_region: s(v, "KmsInstanceArn")
             .split(':')
             .nth(2)
@@ -320,6 +337,46 @@ impl Client {
             p("VSwitchIds", vswitch_ids.join(",")),
         ];
         self.call(Product::Kms, "ConnectKmsInstance", &params)
+            .await
+            .map(drop)
+    }
+
+    /// ConnectKmsInstance with `KMProvider=HSM` (mockcloud's stand-in for the console's HSM
+    /// binding). Certificates and passwords travel in the form body.
+    pub async fn connect_hsm(
+        &self,
+        id: &str,
+        cluster_id: &str,
+        zone_ids: &[String],
+        vswitch_ids: &[String],
+        certs: &HsmCertificates,
+    ) -> Result<(), ApiError> {
+        let mut params = vec![
+            p("KmsInstanceId", id),
+            p("KMProvider", "HSM"),
+            p("HsmClusterId", cluster_id),
+        ];
+        if !zone_ids.is_empty() {
+            params.push(p("ZoneIds", zone_ids.join(",")));
+            params.push(p("VSwitchIds", vswitch_ids.join(",")));
+        }
+        let mut body = Vec::new();
+        for (name, value) in [
+            ("ClientCertificate", &certs.client_p12_base64),
+            ("ClientCertificatePassword", &certs.client_password),
+            ("SecurityDomainCertificate", &certs.security_domain_ca_pem),
+            ("HsmUsername", &certs.username),
+            ("HsmPassword", &certs.password),
+            (
+                "ClusterOwnerCertificate",
+                &certs.cluster_owner_certificate_pem,
+            ),
+        ] {
+            if let Some(v) = value {
+                body.push(p(name, v));
+            }
+        }
+        self.call_with_body(Product::Kms, "ConnectKmsInstance", &params, &body)
             .await
             .map(drop)
     }
