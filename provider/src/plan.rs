@@ -44,6 +44,11 @@ pub fn null_if_unknown<T>(v: &mut Value<T>) {
     }
 }
 
+/// The known text of a string attribute, if any.
+pub fn s<'a>(v: &'a tf_provider::value::ValueString) -> Option<&'a str> {
+    v.as_ref_option().map(|c| c.as_ref())
+}
+
 /// The known value, if any.
 pub fn known<T: Clone>(v: &Value<T>) -> Option<T> {
     v.as_ref_option().cloned()

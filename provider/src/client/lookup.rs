@@ -174,25 +174,12 @@ impl Client {
 mod tests {
     //! Paging and parsing against wiremock.
     use super::*;
-    use crate::client::Settings;
     use serde_json::json;
-    use std::time::Duration;
     use wiremock::matchers::{header, query_param};
     use wiremock::{Mock, MockServer, ResponseTemplate};
 
     fn client(uri: &str) -> Client {
-        Client::new(Settings {
-            kms_endpoint: uri.into(),
-            bss_endpoint: uri.into(),
-            vpc_endpoint: uri.into(),
-            access_key_id: "ak".into(),
-            access_key_secret: "sk".into(),
-            ca_pem: None,
-            insecure: false,
-            max_retries: 0,
-            retry_base: Duration::from_millis(1),
-        })
-        .unwrap()
+        crate::client::tests::client(uri, 0)
     }
 
     #[test]

@@ -295,14 +295,15 @@ fn error_chain(e: &dyn std::error::Error) -> String {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     //! Error paths the mock cannot easily produce, against wiremock.
     use super::*;
     use serde_json::json;
     use wiremock::matchers::{header, header_exists, method};
     use wiremock::{Mock, MockServer, ResponseTemplate};
 
-    fn client(uri: &str, retries: u32) -> Client {
+    /// A client of a wiremock server, for the client modules' tests.
+    pub(crate) fn client(uri: &str, retries: u32) -> Client {
         Client::new(Settings {
             kms_endpoint: uri.into(),
             bss_endpoint: uri.into(),

@@ -13,7 +13,7 @@ use tf_provider::{AttributePath, Diagnostics, Resource};
 
 use crate::client::kms::{HsmCertificates, InstanceInfo};
 use crate::client::ApiError;
-use crate::plan::null_if_unknown;
+use crate::plan::{null_if_unknown, s};
 use crate::provider::{text, Shared};
 use crate::schema::{computed, object_list, optional, required, sensitive, Kind};
 use crate::wait::{human, parse_duration, until, Poll, WaitError};
@@ -58,10 +58,6 @@ impl HsmBindingResource {
     pub fn new(shared: Shared) -> Self {
         HsmBindingResource { shared }
     }
-}
-
-fn s<'a>(v: &'a ValueString) -> Option<&'a str> {
-    v.as_ref_option().map(|c| c.as_ref())
 }
 
 /// Arguments fixed once bound: a change is refused at plan time.

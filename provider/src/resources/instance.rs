@@ -14,7 +14,7 @@ use tf_provider::{AttributePath, Diagnostics, Resource};
 
 use crate::client::kms::{BssInstance, InstanceInfo, PurchaseOrder, UpgradeOrder};
 use crate::client::ApiError;
-use crate::plan::{default, known, null_if_unknown, replace_if_changed, unknown_if_null};
+use crate::plan::{default, known, null_if_unknown, replace_if_changed, s, unknown_if_null};
 use crate::provider::{text, Configured, Shared};
 use crate::schema::{computed, object_list, optional, optional_computed, required, Kind};
 use crate::wait::{human, parse_duration, until, Poll, WaitError};
@@ -137,10 +137,6 @@ impl InstanceResource {
     pub fn new(shared: Shared) -> Self {
         InstanceResource { shared }
     }
-}
-
-fn s<'a>(v: &'a ValueString) -> Option<&'a str> {
-    v.as_ref_option().map(|c| c.as_ref())
 }
 
 fn strings<'a>(v: &[String]) -> ValueList<ValueString<'a>> {

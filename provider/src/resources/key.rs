@@ -11,7 +11,7 @@ use tf_provider::{AttributePath, Diagnostics, Resource};
 
 use crate::client::keys::{interval_secs, KeyInfo};
 use crate::client::ApiError;
-use crate::plan::{default, known, null_if_unknown, replace_if_changed, unknown_if_null};
+use crate::plan::{default, known, null_if_unknown, replace_if_changed, s, unknown_if_null};
 use crate::provider::{text, Shared};
 use crate::schema::{computed, optional_computed, required, Kind};
 
@@ -50,10 +50,6 @@ impl KeyResource {
     pub fn new(shared: Shared) -> Self {
         KeyResource { shared }
     }
-}
-
-fn s<'a>(v: &'a ValueString) -> Option<&'a str> {
-    v.as_ref_option().map(|c| c.as_ref())
 }
 
 fn default_usage(spec: &str) -> &'static str {

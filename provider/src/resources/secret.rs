@@ -11,7 +11,7 @@ use tf_provider::{AttributePath, Diagnostics, Resource};
 
 use crate::client::keys::{NewSecret, SecretInfo};
 use crate::client::ApiError;
-use crate::plan::{default, known, null_if_unknown, replace_if_changed, unknown_if_null};
+use crate::plan::{default, known, null_if_unknown, replace_if_changed, s, unknown_if_null};
 use crate::provider::{text, Shared};
 use crate::schema::{computed, optional_computed, required, sensitive, Kind};
 
@@ -39,10 +39,6 @@ impl SecretResource {
     pub fn new(shared: Shared) -> Self {
         SecretResource { shared }
     }
-}
-
-fn s<'a>(v: &'a ValueString) -> Option<&'a str> {
-    v.as_ref_option().map(|c| c.as_ref())
 }
 
 fn new_version_id() -> String {
