@@ -257,7 +257,25 @@ fn set_deletion_protection(ctx: &Ctx) -> Result<Fields, ApiError> {
         .opt("DeletionProtectionDescription")
         .unwrap_or("");
     let arn = ctx.params.opt("ProtectedResourceArn");
-    let keystore = arn.and_then(|a| a.split_once(":keystore/").map(|(_, id)| id));
+    // `acs:kms:<region>:<account>:keystore/<id>`: every part must name the caller's instance.
+    let keystore = match arn
+        .and_then(|a| a.strip_prefix("acs:kms:"))
+        .map(|rest| rest.splitn(3, ':').collect::<Vec<_>>())
+    {
+        Some(parts) if parts.len() == 3 && parts[2].starts_with("keystore/") => {
+            let id = &parts[2]["keystore/".len()..];
+            let not_found = || ApiError::DkmsInstanceNotFound { id: id.to_string() };
+            if parts[1] != ctx.caller.account_id {
+                return Err(not_found());
+            }
+            let view = ctx.state.backend.get_kms_instance(&ctx.caller, id)?;
+            if view.instance.region_id != parts[0] {
+                return Err(not_found());
+            }
+            Some(id)
+        }
+        _ => None,
+    };
     let key = ctx
         .params
         .opt("KeyId")

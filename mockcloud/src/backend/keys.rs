@@ -147,6 +147,7 @@ impl Backend {
             }
         };
         self.key_by_id(caller, &id, now)?
+            .filter(|k| crate::domain::keys::arn_region(key_id).is_none_or(|r| r == k.region_id))
             .ok_or_else(|| ApiError::KeyNotFound {
                 what: format!("KeyId {key_id}"),
             })

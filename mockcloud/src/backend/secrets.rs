@@ -86,6 +86,7 @@ impl Backend {
             .get::<Secret>(SECRET, &record_id(&caller.account_id, name))
             .map_err(internal)?
             .filter(|s| !s.is_gone(now))
+            .filter(|s| crate::domain::keys::arn_region(input).is_none_or(|r| r == s.region_id))
             .ok_or_else(|| not_found(input))
     }
 

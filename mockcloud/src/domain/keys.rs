@@ -428,6 +428,13 @@ pub fn check_pending_window(days: u32) -> Result<(), ApiError> {
     }
 }
 
+/// The region an `acs:kms:<region>:<account>:<resource>` ARN names, if the input is one. The
+/// resource it names must live in that region: one endpoint serves every region, so the ARN is
+/// the only place a caller says which one.
+pub fn arn_region(input: &str) -> Option<&str> {
+    input.strip_prefix("acs:kms:")?.split(':').next()
+}
+
 /// How a caller names a key: `KeyId` accepts a key id, `alias/<name>`, a key ARN or an alias ARN.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum KeyRef {

@@ -305,3 +305,66 @@ async fn put_faults(mock: &Mock, faults: serde_json::Value) {
         .expect("sent");
     assert_eq!(resp.status().as_u16(), 200);
 }
+
+#[tokio::test]
+async fn arns_must_name_the_callers_account_and_the_resources_region() {
+    let mock = Mock::start().await;
+    let id = connected(&mock, &Order::software(REGION)).await;
+    let r = mock.kms("CreateKey", &[("DKMSInstanceId", &id)]).await;
+    assert_ok(&r);
+    let key = r.body["KeyMetadata"]["KeyId"].as_str().unwrap().to_string();
+
+    let arn = |region: &str, account: &str, res: &str| format!("acs:kms:{region}:{account}:{res}");
+    let good = arn(REGION, CHINA_ACCOUNT, &format!("key/{key}"));
+    assert_ok(
+        &mock
+            .kms("Encrypt", &[("KeyId", &good), ("Plaintext", "x")])
+            .await,
+    );
+    let elsewhere = arn("cn-shanghai", CHINA_ACCOUNT, &format!("key/{key}"));
+    let r = mock
+        .kms("Encrypt", &[("KeyId", &elsewhere), ("Plaintext", "x")])
+        .await;
+    assert_eq!(
+        (r.status, r.code()),
+        (404, "Forbidden.KeyNotFound"),
+        "{}",
+        r.body
+    );
+
+    // Deletion protection through an instance ARN: wrong account or region changes nothing.
+    for bad in [
+        arn(REGION, "9999999999999999", &format!("keystore/{id}")),
+        arn("cn-shanghai", CHINA_ACCOUNT, &format!("keystore/{id}")),
+    ] {
+        let r = mock
+            .kms(
+                "SetDeletionProtection",
+                &[
+                    ("ProtectedResourceArn", &bad),
+                    ("EnableDeletionProtection", "true"),
+                ],
+            )
+            .await;
+        assert_eq!(
+            (r.status, r.code()),
+            (403, "Forbidden.DKMSInstanceNotFound"),
+            "{bad}: {}",
+            r.body
+        );
+        assert_eq!(mock.instance(&id).await["DeletionProtection"], false);
+    }
+    let ok = arn(REGION, CHINA_ACCOUNT, &format!("keystore/{id}"));
+    assert_ok(
+        &mock
+            .kms(
+                "SetDeletionProtection",
+                &[
+                    ("ProtectedResourceArn", &ok),
+                    ("EnableDeletionProtection", "true"),
+                ],
+            )
+            .await,
+    );
+    assert_eq!(mock.instance(&id).await["DeletionProtection"], true);
+}
