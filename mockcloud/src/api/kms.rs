@@ -181,7 +181,25 @@ fn connect_kms_instance(ctx: &Ctx) -> Result<Fields, ApiError> {
     let id = ctx.params.req("KmsInstanceId")?;
     let provider = ctx.params.opt("KMProvider").unwrap_or("Aliyun");
     match provider {
-        "Aliyun" => {}
+        "Aliyun" => {
+            // Parameters of a hardware binding mean the caller meant KMProvider=HSM: say so.
+            for name in [
+                "HsmClusterId",
+                "ClientCertificate",
+                "ClientCertificatePassword",
+                "SecurityDomainCertificate",
+                "HsmUsername",
+                "HsmPassword",
+                "ClusterOwnerCertificate",
+            ] {
+                if ctx.params.opt(name).is_some() {
+                    return Err(ApiError::invalid(
+                        name,
+                        "applies to KMProvider=HSM (hardware instances) only; this request enables a software instance (KMProvider=Aliyun)",
+                    ));
+                }
+            }
+        }
         "HSM" => return connect_hsm(ctx, id),
         _ => {
             return Err(ApiError::invalid(

@@ -168,9 +168,16 @@ impl Params {
 }
 
 pub fn parse_u32(name: &str, v: &str) -> Result<u32, ApiError> {
-    v.trim()
-        .parse()
-        .map_err(|_| ApiError::invalid(name, format!("{v:?} is not a whole number")))
+    let t = v.trim();
+    t.parse().map_err(|_| {
+        let digits = !t.is_empty() && t.chars().all(|c| c.is_ascii_digit());
+        let reason = if digits {
+            format!("{t} is too large (at most {})", u32::MAX)
+        } else {
+            format!("{v:?} is not a whole number")
+        };
+        ApiError::invalid(name, reason)
+    })
 }
 
 pub fn parse_bool(name: &str, v: &str) -> Result<bool, ApiError> {

@@ -92,6 +92,7 @@ struct Meta {
 /// Faults injected through `/_mock/faults`, for tests of clients' error handling. Held in
 /// memory: a restart clears them.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
 pub struct Faults {
     /// The next ConnectKmsInstance ends in status Error with this reason.
     #[serde(default)]

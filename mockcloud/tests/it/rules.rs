@@ -368,3 +368,44 @@ async fn arns_must_name_the_callers_account_and_the_resources_region() {
     );
     assert_eq!(mock.instance(&id).await["DeletionProtection"], true);
 }
+
+#[tokio::test]
+async fn software_enablement_refuses_hardware_parameters_and_faults_refuse_unknown_fields() {
+    let mock = Mock::start().await;
+    let id = mock.buy_visible(&Order::software(REGION)).await;
+    let r = mock
+        .kms(
+            "ConnectKmsInstance",
+            &[
+                ("KmsInstanceId", &id),
+                ("VpcId", VPC),
+                ("ZoneIds", ZONE_H),
+                ("VSwitchIds", VSW_H),
+                ("HsmClusterId", "hsm-hangzhou-auto"),
+            ],
+        )
+        .await;
+    assert_error(
+        &r,
+        400,
+        "InvalidParameter",
+        &["HsmClusterId", "KMProvider=HSM"],
+    );
+    assert_eq!(mock.status(&id).await, "Uninitialized");
+
+    let r = mock
+        .kms("ListKmsInstances", &[("PageSize", "4294967296")])
+        .await;
+    assert_error(&r, 400, "InvalidParameter", &["PageSize", "too large"]);
+
+    let url = format!("{}/_mock/faults", mock.server.endpoint);
+    let resp = mock
+        .client
+        .http()
+        .put(url)
+        .body(r#"{"bogus": 1}"#)
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(resp.status().as_u16(), 400);
+}
