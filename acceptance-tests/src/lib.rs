@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use mockcloud::testing::{Client, Reply};
+use mockcloud::xki::{start_proxy, ProxyConfig, RunningProxy};
 use mockcloud::{RunningServer, ServerConfig};
 use serde_json::Value;
 use tempfile::TempDir;
@@ -271,6 +272,50 @@ provider "kms" {{
             .expect("admin call")
     }
 
+    /// `POST /_mock/<path>` with a JSON body; asserts success.
+    pub fn admin_post_json(&self, path: &str, body: &Value) -> Value {
+        let (status, v) = self
+            .rt
+            .block_on(self.client.admin_post_json(&format!("/_mock/{path}"), body))
+            .expect("admin call");
+        assert!(status < 300, "POST /_mock/{path}: {status} {v}");
+        v
+    }
+
+    /// Starts an XKI proxy emulator in this process (its own runtime thread, port 0) and points
+    /// the world's proxy domain (`xki-proxy.mockcloud.test`) and every endpoint service at it.
+    /// `tweak` changes its configuration (vendor, credentials). The proxy's data directory
+    /// holds `ready.json` and `xki-proxy-config.json`, as `mockcloud xki-proxy` writes them.
+    pub fn start_xki_proxy(&self, tweak: impl FnOnce(&mut ProxyConfig)) -> XkiProxy {
+        let dir = TempDir::new().expect("proxy dir");
+        let mut cfg = ProxyConfig::new(dir.path().to_path_buf());
+        tweak(&mut cfg);
+        let proxy = XkiProxy::start(cfg, dir);
+        let address = proxy.addr().to_string();
+        self.admin_post_json(
+            "xki/domains",
+            &serde_json::json!({"name": mockcloud::xki::DEFAULT_PROXY_DOMAIN, "address": address}),
+        );
+        let services = self
+            .rt
+            .block_on(self.client.admin_get("/_mock/endpoint-services"))
+            .expect("endpoint services");
+        let list = services
+            .as_array()
+            .or_else(|| services["endpoint_services"].as_array())
+            .cloned()
+            .unwrap_or_default();
+        assert!(
+            !list.is_empty(),
+            "no endpoint services in the world: {services}"
+        );
+        for mut svc in list {
+            svc["target"] = Value::from(address.clone());
+            self.admin_post_json("endpoint-services", &svc);
+        }
+        proxy
+    }
+
     /// Moves the mock's simulated clock.
     pub fn advance_minutes(&self, minutes: i64) {
         self.rt
@@ -287,5 +332,83 @@ impl Drop for Harness {
         if let Some(s) = self.server.take() {
             self.rt.block_on(s.shutdown());
         }
+    }
+}
+
+/// An in-process XKI proxy emulator that can be stopped and started again on the same port and
+/// data directory (same certificate, same keys).
+pub struct XkiProxy {
+    running: Option<RunningProxy>,
+    cfg: ProxyConfig,
+    dir: TempDir,
+}
+
+impl XkiProxy {
+    fn start(cfg: ProxyConfig, dir: TempDir) -> XkiProxy {
+        let running = start_proxy(cfg.clone()).expect("XKI proxy starts");
+        let mut cfg = cfg;
+        cfg.listen = running.addr();
+        let ready = serde_json::json!({
+            "address": running.addr().to_string(),
+            "fingerprint": running.fingerprint(),
+            "path": cfg.path,
+            "domain": cfg.domain,
+            "access_key_id": cfg.access_key_id,
+            "config_file": dir.path().join("xki-proxy-config.json"),
+        });
+        std::fs::write(dir.path().join("ready.json"), ready.to_string()).expect("ready.json");
+        std::fs::write(
+            dir.path().join("xki-proxy-config.json"),
+            running.config_file_json(),
+        )
+        .expect("config file");
+        XkiProxy {
+            running: Some(running),
+            cfg,
+            dir,
+        }
+    }
+
+    fn running(&self) -> &RunningProxy {
+        self.running.as_ref().expect("the proxy is running")
+    }
+
+    pub fn addr(&self) -> std::net::SocketAddr {
+        self.cfg.listen
+    }
+
+    pub fn fingerprint(&self) -> String {
+        self.running().fingerprint()
+    }
+
+    pub fn config_file_json(&self) -> String {
+        self.running().config_file_json()
+    }
+
+    /// The data directory (`ready.json`, `xki-proxy-config.json`, the sealed keys).
+    pub fn dir(&self) -> &Path {
+        self.dir.path()
+    }
+
+    pub fn set_delay(&self, d: std::time::Duration) {
+        self.running().set_delay(d);
+    }
+
+    pub fn stop(&mut self) {
+        if let Some(r) = self.running.take() {
+            r.stop();
+        }
+    }
+
+    /// Starts it again on the same address and data directory.
+    pub fn restart(&mut self) {
+        self.stop();
+        self.running = Some(start_proxy(self.cfg.clone()).expect("XKI proxy restarts"));
+    }
+}
+
+impl Drop for XkiProxy {
+    fn drop(&mut self) {
+        self.stop();
     }
 }

@@ -114,6 +114,65 @@ pub enum ApiError {
     },
     ServiceUnavailable,
     Internal,
+    // ---- external key management (S40-S45). Messages never carry the proxy's access key secret.
+    // Deviation: the codes are named in the real style; the real ones are not documented.
+    /// 400 `InvalidParameter.XkiProxyDomainName`: the proxy's domain name does not resolve.
+    XkiProxyDomainName {
+        name: String,
+    },
+    /// 400 `InvalidParameter.XkiEndpointServiceId`: no such endpoint service in the region.
+    XkiEndpointServiceNotFound {
+        id: String,
+        region: String,
+    },
+    /// 403 `Forbidden.XkiEndpointServiceAllowlist`: the account is not on its allowlist (S41).
+    XkiEndpointServiceAllowlist {
+        id: String,
+        account: String,
+    },
+    /// 400 `Rejected.XkiEndpointServiceAutoAccept`: it does not accept connections
+    /// automatically (S41).
+    XkiEndpointServiceAutoAccept {
+        id: String,
+    },
+    /// 400 `InvalidParameter.XkiEndpointServiceZones`: its zones are not the instance's (S41).
+    XkiEndpointServiceZones {
+        id: String,
+        service_zones: Vec<String>,
+        instance_zones: Vec<String>,
+    },
+    /// 400 `InvalidParameter.XkiCertificateFingerprint`: not a SHA-256 fingerprint, or not the
+    /// one of the certificate the proxy presents.
+    XkiCertificateFingerprint {
+        reason: String,
+    },
+    /// 400 `InvalidParameter.XkiConfigFile`: the configuration file (S42), naming the field at
+    /// fault.
+    XkiConfigFile {
+        field: String,
+        reason: String,
+    },
+    /// 400 `InvalidParameter.XkiAccessKey`: the proxy refused the access key (its code given).
+    XkiAccessKey {
+        access_key_id: String,
+        proxy_code: String,
+    },
+    /// 400 `Rejected.XkiProxyUnreachable`: the handshake of an enablement found no proxy.
+    XkiProxyUnreachable {
+        target: String,
+        reason: String,
+    },
+    /// 403 `Forbidden.XkiVendorNotSupported`: the HSM behind the proxy is not of a supported
+    /// vendor (S40).
+    XkiVendorNotSupported {
+        vendor: String,
+    },
+    /// 400 `Rejected.XkiProxyUnavailable`: a cryptographic operation of an external key could
+    /// not reach its proxy (S45: no fallback).
+    XkiProxyUnavailable {
+        instance: String,
+        reason: String,
+    },
 }
 
 impl ApiError {
@@ -163,6 +222,17 @@ impl ApiError {
             Throttling { .. } => "Throttling",
             ServiceUnavailable => "ServiceUnavailableTemporary",
             Internal => "InternalFailure",
+            XkiProxyDomainName { .. } => "InvalidParameter.XkiProxyDomainName",
+            XkiEndpointServiceNotFound { .. } => "InvalidParameter.XkiEndpointServiceId",
+            XkiEndpointServiceAllowlist { .. } => "Forbidden.XkiEndpointServiceAllowlist",
+            XkiEndpointServiceAutoAccept { .. } => "Rejected.XkiEndpointServiceAutoAccept",
+            XkiEndpointServiceZones { .. } => "InvalidParameter.XkiEndpointServiceZones",
+            XkiCertificateFingerprint { .. } => "InvalidParameter.XkiCertificateFingerprint",
+            XkiConfigFile { .. } => "InvalidParameter.XkiConfigFile",
+            XkiAccessKey { .. } => "InvalidParameter.XkiAccessKey",
+            XkiProxyUnreachable { .. } => "Rejected.XkiProxyUnreachable",
+            XkiVendorNotSupported { .. } => "Forbidden.XkiVendorNotSupported",
+            XkiProxyUnavailable { .. } => "Rejected.XkiProxyUnavailable",
         }
     }
 
@@ -176,6 +246,7 @@ impl ApiError {
             | InvalidVSwitchIdNotFound { .. }
             | InvalidZoneIdNotFound { .. } => 404,
             DkmsInstanceNotFound { .. } | DkmsInstanceStateInvalid { .. } | Forbidden { .. } => 403,
+            XkiEndpointServiceAllowlist { .. } | XkiVendorNotSupported { .. } => 403,
             Rejected { .. } => 409,
             Throttling { .. } => 400,
             ServiceUnavailable => 503,
@@ -239,6 +310,41 @@ impl ApiError {
             Throttling { .. } => "Request was denied due to request throttling.".into(),
             ServiceUnavailable => "Service Unavailable Temporary.".into(),
             Internal => "Internal Failure".into(),
+            XkiProxyDomainName { name } => format!(
+                "The specified XkiProxyDomainName \"{name}\" does not resolve: no such public domain name."
+            ),
+            XkiEndpointServiceNotFound { id, region } => format!(
+                "The specified XkiEndpointServiceId \"{id}\" is not an endpoint service in region {region}."
+            ),
+            XkiEndpointServiceAllowlist { id, account } => format!(
+                "Account {account} is not on the allowlist of the endpoint service \"{id}\" (XkiEndpointServiceId): add it to the service's allowlist first."
+            ),
+            XkiEndpointServiceAutoAccept { id } => format!(
+                "The endpoint service \"{id}\" (XkiEndpointServiceId) does not accept endpoint connections automatically: set Automatically Accept Endpoint Connections to Yes."
+            ),
+            XkiEndpointServiceZones { id, service_zones, instance_zones } => format!(
+                "The zones of the endpoint service \"{id}\" (XkiEndpointServiceId) are [{}] but the instance's zones (ZoneIds) are [{}]: they must be the same.",
+                service_zones.join(", "),
+                instance_zones.join(", ")
+            ),
+            XkiCertificateFingerprint { reason } => format!(
+                "The specified parameter \"XkiCertificateFingerprint\" is not valid: {reason}"
+            ),
+            XkiConfigFile { field, reason } => format!(
+                "The specified parameter \"XkiConfigFile\" is not valid: field {field}: {reason}"
+            ),
+            XkiAccessKey { access_key_id, proxy_code } => format!(
+                "The XKI proxy refused the access key \"{access_key_id}\" (XkiAccessKeyId, XkiAccessKeySecret): {proxy_code}."
+            ),
+            XkiProxyUnreachable { target, reason } => format!(
+                "The XKI proxy at {target} cannot be reached: {reason}."
+            ),
+            XkiVendorNotSupported { vendor } => format!(
+                "The HSM behind the XKI proxy is of vendor \"{vendor}\"; only Jiangnan Tianan HSMs are supported."
+            ),
+            XkiProxyUnavailable { instance, reason } => format!(
+                "The XKI proxy of instance {instance} is unavailable: {reason}. The key material stays in the external HSM; try again when the proxy is back."
+            ),
         }
     }
 }

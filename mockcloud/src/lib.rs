@@ -13,6 +13,8 @@
 //!   the checks on uploaded ones.
 //! - [`sign`]: the signature algorithms. [`clock`]: the simulated clock. [`world`]: the world file.
 //! - [`error`]: the one enum of wire error codes. [`testing`]: a signing client for tests.
+//! - [`xki`]: external key management (S40–S45): the cloud-to-proxy protocol, the pinned outbound
+//!   client, and an emulator of the proxy.
 
 pub mod api;
 pub mod backend;
@@ -27,5 +29,6 @@ pub mod store;
 pub mod testing;
 pub mod tls;
 pub mod world;
+pub mod xki;
 
 pub use server::{start, RunningServer, ServerConfig};

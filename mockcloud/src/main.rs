@@ -33,6 +33,36 @@ enum Command {
     /// `client.p12` (PKCS#12, protected by --password) and `rootca.pem` (the cluster's CA: the
     /// security domain certificate, or the cluster owner certificate of international clusters).
     HsmCerts(HsmCertsArgs),
+    /// Run an emulated external key management proxy (XKI) in front of a "Jiangnan Tianan" HSM:
+    /// HTTPS with a self-signed certificate (pinned by its fingerprint), signed requests, keys
+    /// sealed in its data directory. Writes the configuration file for ConnectKmsInstance.
+    XkiProxy(XkiProxyArgs),
+}
+
+#[derive(clap::Args)]
+struct XkiProxyArgs {
+    /// Address to listen on.
+    #[arg(long, env = "XKI_PROXY_LISTEN", default_value = mockcloud::xki::DEFAULT_PROXY_LISTEN)]
+    listen: SocketAddr,
+    /// Data directory: certificate, master key, sealed key material. Keys and the fingerprint
+    /// survive restarts.
+    #[arg(long, env = "XKI_PROXY_DATA_DIR", default_value = "xki-proxy-data")]
+    data_dir: PathBuf,
+    /// The HSM vendor the proxy reports (only "Jiangnan Tianan" is supported by the cloud, S40).
+    #[arg(long, env = "XKI_PROXY_VENDOR", default_value = mockcloud::xki::DEFAULT_PROXY_VENDOR)]
+    vendor: String,
+    /// The proxy path (leading '/', no trailing '/').
+    #[arg(long, env = "XKI_PROXY_PATH", default_value = mockcloud::xki::DEFAULT_PROXY_PATH)]
+    path: String,
+    /// The proxy's domain name (in its certificate; the world maps it to an address).
+    #[arg(long, env = "XKI_PROXY_DOMAIN", default_value = mockcloud::xki::DEFAULT_PROXY_DOMAIN)]
+    domain: String,
+    /// The access key id the cloud must sign with.
+    #[arg(long, env = "XKI_PROXY_ACCESS_KEY_ID", default_value = mockcloud::xki::DEFAULT_PROXY_ACCESS_KEY_ID)]
+    access_key_id: String,
+    /// The access key secret the cloud must sign with.
+    #[arg(long, env = "XKI_PROXY_ACCESS_KEY_SECRET", default_value = mockcloud::xki::DEFAULT_PROXY_ACCESS_KEY_SECRET, hide_default_value = true)]
+    access_key_secret: String,
 }
 
 #[derive(clap::Args)]
@@ -81,6 +111,9 @@ struct ServeArgs {
     /// Turn off the per-instance request-rate limits (S51), e.g. for load tests.
     #[arg(long, env = "MOCKCLOUD_NO_THROTTLE")]
     no_throttle: bool,
+    /// Time limit of one call to an external instance's XKI proxy, in milliseconds.
+    #[arg(long, env = "MOCKCLOUD_XKI_TIMEOUT_MS", default_value_t = 3000)]
+    xki_timeout_ms: u64,
 }
 
 #[tokio::main]
@@ -99,6 +132,7 @@ async fn main() -> anyhow::Result<()> {
         }
         Command::Serve(args) => serve(args).await,
         Command::HsmCerts(args) => hsm_certs(args).await,
+        Command::XkiProxy(args) => xki_proxy(args).await,
     }
 }
 
@@ -201,6 +235,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     cfg.plain_http = args.plain_http;
     cfg.seed = args.seed;
     cfg.throttle = !args.no_throttle;
+    cfg.xki_timeout = std::time::Duration::from_millis(args.xki_timeout_ms);
     let server = mockcloud::start(cfg).await?;
     let ca = server
         .ca_file
@@ -243,6 +278,56 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     tracing::info!("shutting down");
     let _ = std::fs::remove_file(args.data_dir.join("ready.json"));
     server.shutdown().await;
+    Ok(())
+}
+
+async fn xki_proxy(args: XkiProxyArgs) -> anyhow::Result<()> {
+    let mut cfg = mockcloud::xki::ProxyConfig::new(args.data_dir.clone());
+    cfg.listen = args.listen;
+    cfg.vendor = args.vendor;
+    cfg.path = args.path;
+    cfg.domain = args.domain;
+    cfg.access_key_id = args.access_key_id;
+    cfg.access_key_secret = args.access_key_secret;
+    let proxy = mockcloud::xki::start_proxy(cfg)?;
+    let c = proxy.config();
+    // The configuration file carries the secret: readable by the owner only.
+    let config_file = args.data_dir.join("xki-proxy-config.json");
+    mockcloud::crypto::write_private(&config_file, proxy.config_file_json().as_bytes())?;
+    let config_file = std::fs::canonicalize(&config_file).unwrap_or(config_file);
+    let default_secret = c.access_key_secret == mockcloud::xki::DEFAULT_PROXY_ACCESS_KEY_SECRET;
+    println!("mockcloud XKI proxy is listening");
+    println!("  address:           {}", proxy.addr());
+    println!("  domain:            {}", c.domain);
+    println!("  path:              {}", c.path);
+    println!("  vendor:            {}", c.vendor);
+    println!("  fingerprint:       {}", proxy.fingerprint());
+    println!("  access key id:     {}", c.access_key_id);
+    // Only the well-known default test secret is printed; a chosen one stays in the file.
+    if default_secret {
+        println!("  access key secret: {}", c.access_key_secret);
+    } else {
+        println!("  access key secret: (as given; in the config file)");
+    }
+    println!("  config file:       {}", config_file.display());
+    println!("  data directory:    {}", args.data_dir.display());
+    let ready = serde_json::json!({
+        "address": proxy.addr().to_string(),
+        "fingerprint": proxy.fingerprint(),
+        "path": c.path,
+        "domain": c.domain,
+        "access_key_id": c.access_key_id,
+        "config_file": config_file,
+    });
+    std::fs::write(
+        args.data_dir.join("ready.json"),
+        serde_json::to_vec_pretty(&ready)?,
+    )?;
+
+    shutdown_signal().await;
+    tracing::info!("shutting down");
+    let _ = std::fs::remove_file(args.data_dir.join("ready.json"));
+    proxy.stop();
     Ok(())
 }
 

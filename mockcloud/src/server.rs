@@ -29,6 +29,8 @@ pub struct ServerConfig {
     pub throttle: bool,
     /// The wall clock of the rate limits; tests pass a manual one.
     pub rate_clock: RateClock,
+    /// The time limit of one call to an XKI proxy (default 3 s; `--xki-timeout-ms`).
+    pub xki_timeout: std::time::Duration,
 }
 
 impl ServerConfig {
@@ -42,6 +44,7 @@ impl ServerConfig {
             seed: None,
             throttle: true,
             rate_clock: RateClock::system(),
+            xki_timeout: std::time::Duration::from_secs(3),
         }
     }
 }
@@ -77,6 +80,7 @@ pub async fn start(cfg: ServerConfig) -> anyhow::Result<RunningServer> {
         seed: cfg.seed,
         throttle: cfg.throttle,
         rate_clock: cfg.rate_clock.clone(),
+        xki_timeout: cfg.xki_timeout,
     })?);
     let (access_key_id, access_key_secret) = backend.default_credentials()?;
     let tls = if cfg.plain_http {

@@ -1,5 +1,5 @@
 //! The world file: what exists before anything is bought (accounts, regions, VPCs, vSwitches,
-//! HSM clusters).
+//! HSM clusters, the public domain names of XKI proxies and VPC endpoint services).
 //!
 //! Parsed from TOML at the edge into these types; `backend` seeds an empty store from it.
 
@@ -16,6 +16,12 @@ pub struct World {
     pub vpcs: Vec<VpcSpec>,
     #[serde(default)]
     pub hsm_clusters: Vec<HsmClusterSpec>,
+    /// Public DNS of the simulated internet: XKI proxy domain names (S41, public endpoint).
+    #[serde(default)]
+    pub xki_domains: Vec<XkiDomainSpec>,
+    /// VPC endpoint services (PrivateLink) in front of XKI proxies (S41).
+    #[serde(default)]
+    pub endpoint_services: Vec<EndpointServiceSpec>,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
@@ -245,6 +251,95 @@ impl HsmClusterSpec {
     }
 }
 
+/// A public domain name of the simulated internet and the local address it resolves to: where
+/// an external instance with `XkiConnectivity=PublicEndpoint` reaches its proxy. Also the JSON
+/// body of `POST /_mock/xki/domains`.
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct XkiDomainSpec {
+    pub name: String,
+    pub address: std::net::SocketAddr,
+}
+
+impl XkiDomainSpec {
+    /// A DNS name: dot-separated labels of letters, digits and `-`. Lookups ignore case.
+    pub fn check(&self) -> anyhow::Result<()> {
+        let name = &self.name;
+        anyhow::ensure!(
+            !name.is_empty()
+                && name.len() <= 253
+                && name.split('.').all(|l| {
+                    !l.is_empty()
+                        && l.len() <= 63
+                        && !l.starts_with('-')
+                        && !l.ends_with('-')
+                        && l.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+                }),
+            "xki domain {name:?} is not a DNS name (labels of letters, digits and -)"
+        );
+        Ok(())
+    }
+
+    /// The key a name is stored and looked up under (DNS names ignore case).
+    pub fn key(name: &str) -> String {
+        name.to_ascii_lowercase()
+    }
+}
+
+/// A VPC endpoint service (PrivateLink) in front of an XKI proxy (S41): the zones it serves,
+/// the accounts on its allowlist, whether it accepts endpoint connections automatically, and
+/// the local address of the proxy behind it. Also the JSON body of
+/// `POST /_mock/endpoint-services`.
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct EndpointServiceSpec {
+    pub id: String,
+    pub region: String,
+    pub zones: Vec<String>,
+    #[serde(default)]
+    pub allowed_accounts: Vec<String>,
+    pub auto_accept: bool,
+    pub target: std::net::SocketAddr,
+}
+
+impl EndpointServiceSpec {
+    /// Checks the service against the region it is in (the world file's, or the store's for
+    /// services the admin API adds): zones of that region, each once; account ids of digits.
+    pub fn check(&self, region: Option<&Region>) -> anyhow::Result<()> {
+        let id = &self.id;
+        anyhow::ensure!(
+            !id.is_empty()
+                && id.len() <= 64
+                && id
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_'),
+            "endpoint service id {id:?} must be letters, digits, - and _"
+        );
+        let region = region.ok_or_else(|| {
+            anyhow::anyhow!("endpoint service {id} names unknown region {}", self.region)
+        })?;
+        anyhow::ensure!(!self.zones.is_empty(), "endpoint service {id} has no zones");
+        for (i, z) in self.zones.iter().enumerate() {
+            anyhow::ensure!(
+                region.zones.contains(z),
+                "endpoint service {id}: zone {z} is not in region {}",
+                region.id
+            );
+            anyhow::ensure!(
+                !self.zones[..i].contains(z),
+                "endpoint service {id}: zone {z} is listed twice"
+            );
+        }
+        for a in &self.allowed_accounts {
+            anyhow::ensure!(
+                !a.is_empty() && a.chars().all(|c| c.is_ascii_digit()),
+                "endpoint service {id}: allowed account {a:?} is not an account id (digits)"
+            );
+        }
+        Ok(())
+    }
+}
+
 impl World {
     pub fn default_world() -> World {
         World::parse(DEFAULT_WORLD).expect("the built-in world parses")
@@ -302,6 +397,24 @@ impl World {
                 self.regions.iter().find(|r| r.id == c.region),
                 vpc,
             )?;
+        }
+        for (i, d) in self.xki_domains.iter().enumerate() {
+            d.check()?;
+            anyhow::ensure!(
+                !self.xki_domains[..i]
+                    .iter()
+                    .any(|o| XkiDomainSpec::key(&o.name) == XkiDomainSpec::key(&d.name)),
+                "xki domain {} is listed twice",
+                d.name
+            );
+        }
+        for (i, e) in self.endpoint_services.iter().enumerate() {
+            anyhow::ensure!(
+                !self.endpoint_services[..i].iter().any(|o| o.id == e.id),
+                "endpoint service {} is listed twice",
+                e.id
+            );
+            e.check(self.regions.iter().find(|r| r.id == e.region))?;
         }
         let mut keys: Vec<&str> = self
             .accounts
@@ -406,6 +519,72 @@ mod tests {
                 "account = \"6543210987654321\"\nregion = \"ap-southeast-1\"\nmainland = false",
                 "account = \"6543210987654321\"\nregion = \"cn-hangzhou\"\nmainland = false",
                 "is international but region cn-hangzhou",
+            ),
+        ];
+        for (from, to, expect) in bad {
+            assert!(
+                DEFAULT_WORLD.contains(from),
+                "default world has no {from:?}"
+            );
+            let err = World::parse(&DEFAULT_WORLD.replacen(from, to, 1))
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains(expect), "{from:?} -> {err}");
+        }
+    }
+
+    #[test]
+    fn default_world_has_the_xki_domain_and_endpoint_services_of_the_contract() {
+        let w = World::default_world();
+        assert_eq!(w.xki_domains.len(), 1);
+        assert_eq!(w.xki_domains[0].name, "xki-proxy.mockcloud.test");
+        assert_eq!(w.xki_domains[0].address.to_string(), "127.0.0.1:9444");
+        let find = |id: &str| {
+            w.endpoint_services
+                .iter()
+                .find(|e| e.id == id)
+                .unwrap_or_else(|| panic!("{id}"))
+        };
+        let ok = find("epsrv-xki-hangzhou");
+        assert_eq!(ok.zones, ["cn-hangzhou-k", "cn-hangzhou-j"]);
+        assert_eq!(ok.allowed_accounts, ["1234567890123456"]);
+        assert!(ok.auto_accept);
+        assert_eq!(
+            find("epsrv-xki-hangzhou-other-zones").zones,
+            ["cn-hangzhou-h", "cn-hangzhou-j"]
+        );
+        assert!(find("epsrv-xki-hangzhou-private")
+            .allowed_accounts
+            .is_empty());
+        assert!(!find("epsrv-xki-hangzhou-manual-accept").auto_accept);
+        assert!(w
+            .endpoint_services
+            .iter()
+            .all(|e| e.target.to_string() == "127.0.0.1:9444" && e.region == "cn-hangzhou"));
+    }
+
+    #[test]
+    fn xki_domains_and_endpoint_services_are_checked() {
+        let bad = [
+            (
+                "name = \"xki-proxy.mockcloud.test\"",
+                "name = \"bad name\"",
+                "not a DNS name",
+            ),
+            (
+                "zones = [\"cn-hangzhou-k\", \"cn-hangzhou-j\"]\nallowed_accounts = [\"1234567890123456\"]\nauto_accept = true",
+                "zones = [\"cn-hangzhou-k\", \"cn-shanghai-e\"]\nallowed_accounts = [\"1234567890123456\"]\nauto_accept = true",
+                "not in region cn-hangzhou",
+            ),
+            (
+                "id = \"epsrv-xki-hangzhou-private\"",
+                "id = \"epsrv-xki-hangzhou\"",
+                "listed twice",
+            ),
+            (
+                "target = \"127.0.0.1:9444\"",
+                "target = \"nowhere\"",
+                "invalid socket address",
             ),
         ];
         for (from, to, expect) in bad {

@@ -11,6 +11,7 @@ use tf_provider::{Diagnostics, Provider, Resource};
 
 use crate::data_sources::{Field, FieldKind};
 use crate::provider::{KmsProvider, Shared};
+use crate::resources::external_proxy::ExternalProxyResource;
 use crate::resources::hsm_binding::HsmBindingResource;
 use crate::resources::instance::{InstanceResource, ALICLOUD_NAMES, IMPORT_NOTES};
 use crate::resources::key::KeyResource;
@@ -55,6 +56,13 @@ pub fn render(examples_dir: &std::path::Path) -> Vec<(String, String)> {
             schema: HsmBindingResource::new(Shared::default()).schema(&mut diags).expect("binding schema"),
             import_notes: "Certificates and passwords are never returned by the API: after importing a binding with manual certificates, the next plan takes them from the configuration (nothing is sent). Destroy forgets the binding with a warning; the instance stays connected until its `kms_instance` is destroyed.",
             alicloud: &[("(the whole resource)", "none: the alicloud provider cannot enable hardware instances")],
+        },
+        ResourceDoc {
+            name: "external_proxy",
+            summary: "Connects an external KMS instance to the XKI proxy in front of your own HSM.",
+            schema: ExternalProxyResource::new(Shared::default()).schema(&mut diags).expect("external proxy schema"),
+            import_notes: "`access_key_secret`, `config_file` and `zones` are not returned as configured by the API: after an import the next plan takes them from the configuration (an update that sends nothing). With a manual configuration, `proxy_path`, `access_key_id` and `certificate_fingerprint` are read back (the fingerprint as 64 lowercase hex digits; another spelling of the same fingerprint is kept once in state). Destroy forgets the connection with a warning; the instance stays connected until its `kms_instance` is destroyed.",
+            alicloud: &[("(the whole resource)", "none: the alicloud provider has no external key (XKI) support")],
         },
         ResourceDoc {
             name: "key",

@@ -280,6 +280,12 @@ impl Provider for KmsProvider {
             )),
         );
         m.insert(
+            "external_proxy".into(),
+            Box::new(
+                crate::resources::external_proxy::ExternalProxyResource::new(self.shared.clone()),
+            ),
+        );
+        m.insert(
             "key".into(),
             Box::new(crate::resources::key::KeyResource::new(self.shared.clone())),
         );

@@ -36,6 +36,45 @@ fn quickstart_example_applies_connects_and_destroys() {
 }
 
 #[test]
+fn external_example_connects_through_the_proxy_emulator_and_its_key_encrypts() {
+    let mut h = Harness::start();
+    let proxy = h.start_xki_proxy(|_| {});
+    let text = std::fs::read_to_string(Harness::examples_dir().join("external/main.tf")).unwrap();
+    h.config_raw(&text);
+    let (endpoint, ca) = (
+        h.endpoint.clone(),
+        h.dir().join("ca.pem").display().to_string(),
+    );
+    let (ak, sk) = (h.access_key_id.clone(), h.access_key_secret.clone());
+    h.set_env("TF_VAR_endpoint", &endpoint);
+    h.set_env("TF_VAR_ca_cert_file", &ca);
+    h.set_env("TF_VAR_xki_proxy_dir", &proxy.dir().display().to_string());
+    h.set_env("ALIBABA_CLOUD_ACCESS_KEY_ID", &ak);
+    h.set_env("ALIBABA_CLOUD_ACCESS_KEY_SECRET", &sk);
+    let out = h.apply();
+    assert!(
+        out.stdout.contains("status = \"Connected\""),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        out.stdout
+            .contains("proxy = \"Jiangnan Tianan, Reachable\""),
+        "{}",
+        out.stdout
+    );
+    let key = h.attrs("kms_key.external")["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let enc = h.kms("Encrypt", &[("KeyId", &key), ("Plaintext", "example")]);
+    assert_eq!(enc.status, 200, "{}", enc.body);
+    h.assert_plan_empty();
+    h.destroy();
+    assert_eq!(bss_total(&h), 0);
+}
+
+#[test]
 fn resource_examples_apply_with_a_provider_block_and_destroy() {
     let dir = Harness::examples_dir().join("resources");
     let mut seen = 0;
@@ -43,7 +82,14 @@ fn resource_examples_apply_with_a_provider_block_and_destroy() {
         let path = entry.unwrap().path().join("resource.tf");
         let body =
             std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-        let h = Harness::start();
+        let mut h = Harness::start();
+        // The external proxy example needs a running XKI proxy emulator, as its comment says.
+        let proxy = body
+            .contains("kms_external_proxy")
+            .then(|| h.start_xki_proxy(|_| {}));
+        if let Some(p) = &proxy {
+            h.set_env("TF_VAR_xki_proxy_dir", &p.dir().display().to_string());
+        }
         h.config(&body);
         h.apply();
         h.assert_plan_empty();

@@ -3,6 +3,7 @@
 
 mod data_sources;
 mod examples;
+mod external;
 mod hsm;
 mod instance;
 mod instance_access;

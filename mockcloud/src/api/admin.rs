@@ -1,5 +1,6 @@
-//! The `/_mock/` test-control surface: health, the simulated clock, faults, PrivateZone and HSM
-//! clusters. Unsigned, loopback use only; the provider never calls it.
+//! The `/_mock/` test-control surface: health, the simulated clock, faults, PrivateZone, HSM
+//! clusters, and the public domain names and VPC endpoint services of XKI proxies. Unsigned,
+//! loopback use only; the provider never calls it.
 
 use std::sync::Arc;
 
@@ -17,7 +18,7 @@ use crate::clock::iso;
 use crate::domain::hsm::HsmCluster;
 use crate::error::ApiError;
 use crate::pki::DEFAULT_P12_PASSWORD;
-use crate::world::HsmClusterSpec;
+use crate::world::{EndpointServiceSpec, HsmClusterSpec, XkiDomainSpec};
 
 pub fn router() -> Router<Arc<AppState>> {
     Router::new()
@@ -41,6 +42,50 @@ pub fn router() -> Router<Arc<AppState>> {
             "/hsm-clusters/{cluster_id}/certificates",
             post(hsm_certificates),
         )
+        .route("/xki/domains", get(list_xki_domains).post(put_xki_domain))
+        .route(
+            "/endpoint-services",
+            get(list_endpoint_services).post(put_endpoint_service),
+        )
+}
+
+async fn list_xki_domains(State(s): State<Arc<AppState>>) -> Response {
+    match s.backend.xki_domains() {
+        Ok(all) => Json(json!({ "xki_domains": all })).into_response(),
+        Err(e) => error(e),
+    }
+}
+
+/// Adds a public domain name of an XKI proxy, or moves it: `{"name", "address"}`.
+async fn put_xki_domain(State(s): State<Arc<AppState>>, body: axum::body::Bytes) -> Response {
+    let spec: XkiDomainSpec = match serde_json::from_slice(&body) {
+        Ok(spec) => spec,
+        Err(e) => return bad_body("an {\"name\", \"address\"} object", e),
+    };
+    match s.backend.put_xki_domain(&spec) {
+        Ok(d) => Json(d).into_response(),
+        Err(e) => error(e),
+    }
+}
+
+async fn list_endpoint_services(State(s): State<Arc<AppState>>) -> Response {
+    match s.backend.endpoint_services() {
+        Ok(all) => Json(json!({ "endpoint_services": all })).into_response(),
+        Err(e) => error(e),
+    }
+}
+
+/// Adds or replaces a VPC endpoint service: an object with the fields of a world file's
+/// `[[endpoint_services]]`.
+async fn put_endpoint_service(State(s): State<Arc<AppState>>, body: axum::body::Bytes) -> Response {
+    let spec: EndpointServiceSpec = match serde_json::from_slice(&body) {
+        Ok(spec) => spec,
+        Err(e) => return bad_body("an endpoint service object", e),
+    };
+    match s.backend.put_endpoint_service(&spec) {
+        Ok(svc) => Json(svc).into_response(),
+        Err(e) => error(e),
+    }
 }
 
 fn error(e: ApiError) -> Response {

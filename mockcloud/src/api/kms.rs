@@ -6,6 +6,7 @@ use super::{unknown_action, wrapped, Ctx, Fields};
 use crate::backend::InstanceView;
 use crate::clock::iso;
 use crate::domain::connect::ConnectRequest;
+use crate::domain::external::{XkiConnectRequest, XkiParams, XKI_PARAMETERS};
 use crate::domain::hsm::{HsmConnectRequest, HsmCredentials};
 use crate::domain::{BindVpc, Instance};
 use crate::error::ApiError;
@@ -68,6 +69,13 @@ fn instance_json(view: &InstanceView, ca_pem: &str, now: i64) -> Value {
         .map(|a| Value::from(a.as_str()))
         .collect();
     let cap = &inst.capacity;
+    let xki = inst.connection.as_ref().and_then(|c| c.xki.as_ref());
+    let xki_text = |f: fn(&crate::domain::external::XkiBinding) -> &str| xki.map(f).unwrap_or("");
+    let (xki_status, xki_error) = match &view.xki_probe {
+        Some(p) if p.reachable => ("Reachable", ""),
+        Some(p) => ("Unreachable", p.error.as_str()),
+        None => ("", ""),
+    };
     json!({
         "InstanceId": inst.id,
         "InstanceName": inst.name,
@@ -105,6 +113,19 @@ fn instance_json(view: &InstanceView, ca_pem: &str, now: i64) -> Value {
         // has no public field for either.
         "HsmClusterId": hsm_cluster_id,
         "HsmSyncStatus": hsm_sync_status,
+        // Deviation: the XKI proxy of an external instance (S41, S42), what its handshake
+        // reported, and whether it answers now (`Reachable` | `Unreachable`, a probe cached 2
+        // seconds); empty when not bound. The real API has no public fields for these.
+        "XkiConnectivity": xki.map(|b| b.connectivity.as_str()).unwrap_or(""),
+        "XkiProxyDomainName": xki_text(|b| &b.proxy_domain_name),
+        "XkiEndpointServiceId": xki_text(|b| &b.endpoint_service_id),
+        "XkiProxyPath": xki_text(|b| &b.proxy_path),
+        "XkiCertificateFingerprint": xki_text(|b| &b.certificate_fingerprint),
+        "XkiAccessKeyId": xki_text(|b| &b.access_key_id),
+        "XkiConfigSource": xki.map(|b| b.config_source.as_str()).unwrap_or(""),
+        "XkiProxyVendor": xki_text(|b| &b.vendor),
+        "XkiProxyStatus": xki_status,
+        "XkiProxyError": xki_error,
     })
 }
 
@@ -160,7 +181,7 @@ fn list_filters_match(
         let actual = match *key {
             "InstanceName" => inst.name.clone(),
             "Status" => {
-                let view = ctx.state.backend.get_kms_instance(&ctx.caller, &inst.id)?;
+                let view = ctx.state.backend.kms_instance_view(&ctx.caller, &inst.id)?;
                 view.status.as_str().to_string()
             }
             _ => match inst.management_type {
@@ -199,12 +220,19 @@ fn connect_kms_instance(ctx: &Ctx) -> Result<Fields, ApiError> {
                     ));
                 }
             }
+            refuse_xki_parameters(ctx, "a software instance (KMProvider=Aliyun)")?;
         }
-        "HSM" => return connect_hsm(ctx, id),
+        "HSM" => {
+            refuse_xki_parameters(ctx, "a hardware instance (KMProvider=HSM)")?;
+            return connect_hsm(ctx, id);
+        }
+        "XKI" => return connect_external(ctx, id),
         _ => {
             return Err(ApiError::invalid(
                 "KMProvider",
-                format!("{provider}: Aliyun (software) and HSM (hardware) are served"),
+                format!(
+                    "{provider}: Aliyun (software), HSM (hardware) and XKI (external) are served"
+                ),
             ))
         }
     }
@@ -216,6 +244,68 @@ fn connect_kms_instance(ctx: &Ctx) -> Result<Fields, ApiError> {
     ctx.state
         .backend
         .connect_kms_instance(&ctx.caller, id, &req)?;
+    Ok(Fields::new())
+}
+
+/// Parameters of an external enablement mean the caller meant KMProvider=XKI: say so.
+fn refuse_xki_parameters(ctx: &Ctx, what: &str) -> Result<(), ApiError> {
+    for name in XKI_PARAMETERS {
+        if ctx.params.opt(name).is_some() {
+            return Err(ApiError::invalid(
+                name,
+                format!(
+                    "applies to KMProvider=XKI (external instances) only; this request enables {what}"
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Deviation: the real cloud enables external instances in the console only ("Connect to
+/// HSM" on the External Key Management tab); the mock takes `ConnectKmsInstance` with
+/// `KMProvider=XKI`, the network parameters of a software enablement (`VpcId`, `ZoneIds`,
+/// `VSwitchIds`, S43), `XkiConnectivity` (`PublicEndpoint` | `VpcEndpointService`) with
+/// `XkiProxyDomainName` or `XkiEndpointServiceId`, and the proxy configuration: either
+/// `XkiProxyPath`, `XkiCertificateFingerprint`, `XkiAccessKeyId`, `XkiAccessKeySecret` or
+/// `XkiConfigFile` (the file's JSON content). Secrets may come in the query or the form body.
+/// HSM parameters are refused, naming them.
+fn connect_external(ctx: &Ctx, id: &str) -> Result<Fields, ApiError> {
+    for name in [
+        "HsmClusterId",
+        "ClientCertificate",
+        "ClientCertificatePassword",
+        "SecurityDomainCertificate",
+        "HsmUsername",
+        "HsmPassword",
+        "ClusterOwnerCertificate",
+    ] {
+        if ctx.params.opt(name).is_some() {
+            return Err(ApiError::invalid(
+                name,
+                "applies to KMProvider=HSM (hardware instances) only; this request enables an external instance (KMProvider=XKI)",
+            ));
+        }
+    }
+    let opt = |name: &str| ctx.params.opt(name).map(String::from);
+    let req = XkiConnectRequest {
+        network: ConnectRequest {
+            vpc_id: ctx.params.req("VpcId")?.to_string(),
+            zone_ids: ctx.params.csv("ZoneIds"),
+            vswitch_ids: ctx.params.csv("VSwitchIds"),
+        },
+        xki: XkiParams {
+            connectivity: opt("XkiConnectivity"),
+            proxy_domain_name: opt("XkiProxyDomainName"),
+            endpoint_service_id: opt("XkiEndpointServiceId"),
+            proxy_path: opt("XkiProxyPath"),
+            certificate_fingerprint: opt("XkiCertificateFingerprint"),
+            access_key_id: opt("XkiAccessKeyId"),
+            access_key_secret: opt("XkiAccessKeySecret"),
+            config_file: opt("XkiConfigFile"),
+        },
+    };
+    ctx.state.backend.connect_external(&ctx.caller, id, &req)?;
     Ok(Fields::new())
 }
 
@@ -286,7 +376,7 @@ fn set_deletion_protection(ctx: &Ctx) -> Result<Fields, ApiError> {
             if parts[1] != ctx.caller.account_id {
                 return Err(not_found());
             }
-            let view = ctx.state.backend.get_kms_instance(&ctx.caller, id)?;
+            let view = ctx.state.backend.kms_instance_view(&ctx.caller, id)?;
             if view.instance.region_id != parts[0] {
                 return Err(not_found());
             }

@@ -228,6 +228,7 @@ impl Backend {
             stuck,
             ips_per_vswitch: HSM_IPS_PER_VSWITCH,
             hsm: Some(plan.binding),
+            xki: None,
         });
         let mut writes = vec![Write::put(INSTANCE, id, &inst)];
         for vsw_id in &plan.vswitch_ids {

@@ -2,7 +2,9 @@
 //!
 //! Key material is generated here, sealed with the data directory's [`Sealer`] before it
 //! reaches a record, and kept opened in memory by key version id. The cryptographic path
-//! (Encrypt, Decrypt, ...) reads records and writes nothing.
+//! (Encrypt, Decrypt, ...) reads records and writes nothing. Keys of external instances have no
+//! material here: their versions are made by, and their cryptography happens in, the
+//! instance's XKI proxy (`external.rs`, S45).
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -18,7 +20,7 @@ use crate::domain::keys::{
     KeyRef, KeyRequest, KeySpec, KeyState, KeyVersion, Op, DAY_MS,
 };
 use crate::domain::throttle::{InstanceLimits, OpClass};
-use crate::domain::{Instance, Status};
+use crate::domain::{Instance, ManagementType, Status};
 use crate::error::ApiError;
 use crate::store::Write;
 
@@ -34,13 +36,36 @@ struct KeyVersionRecord {
     account_id: String,
     spec: KeySpec,
     created_at: SimMillis,
-    sealed_material: String,
+    /// `None` for a version of an external key: its material lives in the XKI proxy only.
+    #[serde(default)]
+    sealed_material: Option<String>,
 }
 
-/// An opened key version: which key it belongs to and its material.
+/// An opened key version: which key it belongs to and its material (none for external keys).
 pub(super) struct OpenVersion {
     key_id: String,
-    material: KeyMaterial,
+    material: Option<KeyMaterial>,
+}
+
+impl OpenVersion {
+    /// The local material of a software or hardware key version.
+    fn local(&self) -> Result<&KeyMaterial, ApiError> {
+        self.material.as_ref().ok_or_else(|| {
+            tracing::error!(
+                "key {} has no local material (an external key used locally)",
+                self.key_id
+            );
+            ApiError::Internal
+        })
+    }
+}
+
+/// Decrypt's refusal of a blob that does not authenticate, local or in a proxy.
+fn blob_does_not_authenticate() -> ApiError {
+    ApiError::invalid(
+        "CiphertextBlob",
+        "it does not authenticate: it was changed, or the EncryptionContext differs from the one it was encrypted with",
+    )
 }
 
 /// CreateKey: the instance and what was asked.
@@ -195,8 +220,13 @@ impl Backend {
         else {
             return Ok(None);
         };
-        let raw = self.sealer.open(&rec.sealed_material).map_err(internal)?;
-        let material = KeyMaterial::from_raw(rec.spec, &raw).map_err(internal)?;
+        let material = match &rec.sealed_material {
+            Some(sealed) => {
+                let raw = self.sealer.open(sealed).map_err(internal)?;
+                Some(KeyMaterial::from_raw(rec.spec, &raw).map_err(internal)?)
+            }
+            None => None,
+        };
         let opened = Arc::new(OpenVersion {
             key_id: rec.key_id,
             material,
@@ -235,15 +265,35 @@ impl Backend {
             account_id: caller.account_id.clone(),
             spec,
             created_at: now,
-            sealed_material: self.sealer.seal(&raw),
+            sealed_material: Some(self.sealer.seal(&raw)),
         };
         self.materials.write().expect("materials lock").insert(
             id.to_string(),
             Arc::new(OpenVersion {
                 key_id: key_id.to_string(),
-                material,
+                material: Some(material),
             }),
         );
+        Write::put(KEY_VERSION, id, &rec)
+    }
+
+    /// The record of an external key's version: no material (it is in the proxy).
+    pub(super) fn external_version(
+        &self,
+        caller: &Caller,
+        key_id: &str,
+        spec: KeySpec,
+        id: &str,
+        now: SimMillis,
+    ) -> Write {
+        let rec = KeyVersionRecord {
+            id: id.to_string(),
+            key_id: key_id.to_string(),
+            account_id: caller.account_id.clone(),
+            spec,
+            created_at: now,
+            sealed_material: None,
+        };
         Write::put(KEY_VERSION, id, &rec)
     }
 
@@ -301,6 +351,11 @@ impl Backend {
             deletion_protection: false,
             deletion_protection_description: String::new(),
         };
+        if key.instance_kind == ManagementType::External {
+            // The proxy is called outside the write lock; the checks are made again after it.
+            drop(meta);
+            return self.store_external_key(caller, &inst, key, &new.request);
+        }
         let version = self.new_version(caller, &id, key.spec, &kvid, now);
         self.store
             .apply(vec![Write::put(KEY, &id, &key), version])
@@ -490,6 +545,10 @@ impl Backend {
             id: version_id(&mut rng),
             created_at: now,
         };
+        if key.instance_kind == ManagementType::External {
+            drop(meta);
+            return self.store_external_version(caller, &inst, &key.id, version);
+        }
         let write = self.new_version(caller, &key.id, key.spec, &version.id, now);
         key.versions.push(version.clone());
         key.last_rotation_at = now;
@@ -497,6 +556,63 @@ impl Backend {
             .apply(vec![Write::put(KEY, &key.id, &key), write])
             .map_err(internal)?;
         tracing::info!("key {} has a new primary version", key.id);
+        Ok((key, version))
+    }
+
+    /// CreateKey in an external instance, after the first checks: the proxy makes the
+    /// version's material first (outside the write lock), then the checks are made again and
+    /// the key is stored. A failure of the proxy stores nothing.
+    fn store_external_key(
+        &self,
+        caller: &Caller,
+        inst: &Instance,
+        key: Key,
+        request: &KeyRequest,
+    ) -> Result<Key, ApiError> {
+        self.xki_create_key(inst, key.primary_version())?;
+        let guard = self.write.lock().expect("meta lock");
+        let now = guard.anchor.now();
+        let inst = self.serving_instance(caller, &key.instance_id, now)?;
+        keys::check_new_key(request, inst.management_type)?;
+        let used = self.key_versions_used(&inst.id, now)?;
+        check_key_quota(&inst.id, inst.capacity.key_num, used, 1)?;
+        let version = self.external_version(caller, &key.id, key.spec, key.primary_version(), now);
+        self.store
+            .apply(vec![Write::put(KEY, &key.id, &key), version])
+            .map_err(internal)?;
+        tracing::info!(
+            "key {} ({}) created in external instance {}",
+            key.id,
+            key.spec.as_str(),
+            inst.id
+        );
+        Ok(key)
+    }
+
+    /// CreateKeyVersion of an external key: the proxy makes the material first, then the key is
+    /// checked again and the version stored.
+    fn store_external_version(
+        &self,
+        caller: &Caller,
+        inst: &Instance,
+        key_id: &str,
+        version: KeyVersion,
+    ) -> Result<(Key, KeyVersion), ApiError> {
+        self.xki_create_key(inst, &version.id)?;
+        let guard = self.write.lock().expect("meta lock");
+        let now = guard.anchor.now();
+        let (key, inst) = self.key_in_service(caller, key_id, now)?;
+        let mut key = Key::clone(&key);
+        key.permits(Op::CreateKeyVersion)?;
+        let used = self.key_versions_used(&inst.id, now)?;
+        check_key_quota(&inst.id, inst.capacity.key_num, used, 1)?;
+        let write = self.external_version(caller, &key.id, key.spec, &version.id, now);
+        key.versions.push(version.clone());
+        key.last_rotation_at = now;
+        self.store
+            .apply(vec![Write::put(KEY, &key.id, &key), write])
+            .map_err(internal)?;
+        tracing::info!("external key {} has a new primary version", key.id);
         Ok((key, version))
     }
 
@@ -615,11 +731,14 @@ impl Backend {
         self.admit(&inst, OpClass::Symmetric)?;
         key.permits(Op::Encrypt)?;
         let kvid = key.primary_version().to_string();
-        let blob = self
-            .material(&key, &kvid)?
-            .material
-            .encrypt(&kvid, plaintext, &context_aad(context))
-            .ok_or(ApiError::Internal)?;
+        let blob = if key.instance_kind == ManagementType::External {
+            self.xki_encrypt(&inst, &kvid, plaintext, &context_aad(context))?
+        } else {
+            self.material(&key, &kvid)?
+                .local()?
+                .encrypt(&kvid, plaintext, &context_aad(context))
+                .ok_or(ApiError::Internal)?
+        };
         Ok((key, kvid, blob))
     }
 
@@ -652,15 +771,12 @@ impl Backend {
         let inst = self.serving_instance(caller, &key.instance_id, now)?;
         self.admit(&inst, OpClass::Symmetric)?;
         key.permits(Op::Decrypt)?;
-        let plaintext = version
-            .material
-            .decrypt(&blob, &context_aad(context))
-            .ok_or_else(|| {
-                ApiError::invalid(
-                    "CiphertextBlob",
-                    "it does not authenticate: it was changed, or the EncryptionContext differs from the one it was encrypted with",
-                )
-            })?;
+        let plaintext = if key.instance_kind == ManagementType::External {
+            self.xki_decrypt(&inst, &blob, &context_aad(context))?
+        } else {
+            version.local()?.decrypt(&blob, &context_aad(context))
+        }
+        .ok_or_else(blob_does_not_authenticate)?;
         Ok((key, blob.key_version_id.to_string(), plaintext))
     }
 
@@ -681,11 +797,15 @@ impl Backend {
         rand::rngs::OsRng.fill(&mut data_key[..]);
         let text = base64::Engine::encode(&b64(), &data_key);
         let kvid = key.primary_version().to_string();
-        let blob = self
-            .material(&key, &kvid)?
-            .material
-            .encrypt(&kvid, text.as_bytes(), &context_aad(context))
-            .ok_or(ApiError::Internal)?;
+        // External keys: the data key is made here and encrypted by the proxy (S45).
+        let blob = if key.instance_kind == ManagementType::External {
+            self.xki_encrypt(&inst, &kvid, text.as_bytes(), &context_aad(context))?
+        } else {
+            self.material(&key, &kvid)?
+                .local()?
+                .encrypt(&kvid, text.as_bytes(), &context_aad(context))
+                .ok_or(ApiError::Internal)?
+        };
         Ok(DataKey {
             key,
             key_version_id: kvid,
@@ -711,7 +831,7 @@ impl Backend {
         check_signing(&key, algorithm, digest)?;
         let sig = self
             .material(&key, version_id)?
-            .material
+            .local()?
             .sign_digest(digest)
             .ok_or(ApiError::Internal)?;
         Ok((key, sig))
@@ -734,7 +854,7 @@ impl Backend {
         check_signing(&key, algorithm, digest)?;
         let ok = self
             .material(&key, version_id)?
-            .material
+            .local()?
             .verify_digest(digest, signature);
         Ok((key, ok))
     }
@@ -753,7 +873,7 @@ impl Backend {
         version_of(&key, version_id)?;
         let pem = self
             .material(&key, version_id)?
-            .material
+            .local()?
             .public_key_pem()
             .ok_or(ApiError::Internal)?;
         Ok((key, pem))

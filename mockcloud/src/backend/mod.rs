@@ -3,12 +3,15 @@
 //!
 //! `mod.rs` holds the world, purchase and instance actions; [`keys`] the keys, aliases and
 //! cryptographic operations; [`secrets`] the secrets; [`hsm`] the HSM clusters and the
-//! enablement of hardware instances.
+//! enablement of hardware instances; [`external`] the XKI proxies of external instances (their
+//! enablement and the cryptography of their keys, which happens in the proxy).
 
+mod external;
 mod hsm;
 mod keys;
 mod secrets;
 
+pub use external::XkiProbe;
 pub use hsm::{hsm_certificates_offline, HsmCertificateSet};
 pub use keys::{DataKey, NewKey, QuotaUsage};
 pub use secrets::{NewSecret, SecretValue};
@@ -136,6 +139,8 @@ pub struct BackendConfig {
     pub throttle: bool,
     /// The wall clock the limits read.
     pub rate_clock: RateClock,
+    /// The time limit of one call to an XKI proxy.
+    pub xki_timeout: std::time::Duration,
 }
 
 pub struct Backend {
@@ -155,14 +160,19 @@ pub struct Backend {
     materials: RwLock<HashMap<String, Arc<keys::OpenVersion>>>,
     /// Access keys opened from their sealed records: id -> (account, secret).
     access_keys: RwLock<HashMap<String, (String, String)>>,
+    /// The XKI client and what is derived from bound external instances (S40-S45).
+    xki: external::XkiState,
 }
 
 /// What GetKmsInstance answers: the instance (its `end_at` the effective end), its status and,
-/// for a hardware instance bound to an HSM cluster, the cluster and the binding's sync health.
+/// for a hardware instance bound to an HSM cluster, the cluster and the binding's sync health;
+/// for an external instance bound to an XKI proxy, whether the proxy answers.
 pub struct InstanceView {
     pub instance: Instance,
     pub status: Status,
     pub hsm: Option<(String, SyncStatus)>,
+    /// Only from [`Backend::get_kms_instance`]; `None` when not bound or not probed.
+    pub xki_probe: Option<XkiProbe>,
 }
 
 /// What BSS CreateInstance answers.
@@ -207,6 +217,7 @@ impl Backend {
             limits: Mutex::new(HashMap::new()),
             materials: RwLock::new(HashMap::new()),
             access_keys: RwLock::new(HashMap::new()),
+            xki: external::XkiState::new(cfg.xki_timeout),
         })
     }
 
@@ -579,7 +590,16 @@ impl Backend {
 
     // ---- KMS ----
 
+    /// GetKmsInstance: the view with, for a bound external instance, a (cached) probe of its
+    /// proxy.
     pub fn get_kms_instance(&self, caller: &Caller, id: &str) -> Result<InstanceView, ApiError> {
+        let mut view = self.kms_instance_view(caller, id)?;
+        view.xki_probe = self.xki_probe(&view.instance);
+        Ok(view)
+    }
+
+    /// The instance's view without probing its XKI proxy (filters, ARN checks).
+    pub fn kms_instance_view(&self, caller: &Caller, id: &str) -> Result<InstanceView, ApiError> {
         let now = self.now();
         let mut inst = self.visible_instance(caller, id, now)?;
         let account = self.account(&caller.account_id)?;
@@ -591,6 +611,7 @@ impl Backend {
             instance: inst,
             status,
             hsm,
+            xki_probe: None,
         })
     }
 
@@ -652,6 +673,7 @@ impl Backend {
             stuck,
             ips_per_vswitch: 1,
             hsm: None,
+            xki: None,
         });
         writes.push(Write::put(INSTANCE, id, &inst));
         for vsw_id in &plan.vswitch_ids {
@@ -955,6 +977,7 @@ fn seed_world(store: &Store, sealer: &Sealer, world: &World) -> anyhow::Result<(
         }
     }
     hsm::seed_clusters(&mut writes, sealer, &world.hsm_clusters)?;
+    external::seed(&mut writes, &world.xki_domains, &world.endpoint_services);
     store.apply(writes)
 }
 

@@ -40,7 +40,7 @@ pub fn plan_software_connect(
     req: &ConnectRequest,
     region: &Region,
     vpc: Option<&VpcView>,
-    mut pick: impl FnMut(usize) -> usize,
+    pick: impl FnMut(usize) -> usize,
 ) -> Result<ConnectPlan, ApiError> {
     if inst.management_type != ManagementType::Software {
         return Err(ApiError::Rejected {
@@ -51,6 +51,20 @@ pub fn plan_software_connect(
             ),
         });
     }
+    plan_network(inst, req, region, vpc, pick)
+}
+
+/// The network checks of a software enablement (S20, S22), shared by external instances (S43):
+/// the VPC, the zones of the region with one vSwitch each (at least the primary zone's), at
+/// least 1 free IP in each, the other zones up to the deployment mode's count assigned with
+/// `pick` when left out.
+pub fn plan_network(
+    inst: &Instance,
+    req: &ConnectRequest,
+    region: &Region,
+    vpc: Option<&VpcView>,
+    mut pick: impl FnMut(usize) -> usize,
+) -> Result<ConnectPlan, ApiError> {
     let vpc = vpc.ok_or_else(|| ApiError::InvalidVpcIdNotFound {
         id: req.vpc_id.clone(),
     })?;

@@ -151,6 +151,9 @@ pub struct Connection {
     /// The HSM cluster of a hardware instance (S30).
     #[serde(default)]
     pub hsm: Option<HsmBinding>,
+    /// The XKI proxy of an external instance (S41, S42).
+    #[serde(default)]
+    pub xki: Option<super::external::XkiBinding>,
 }
 
 fn one_ip() -> u32 {
@@ -368,6 +371,7 @@ mod tests {
             stuck: false,
             ips_per_vswitch: 1,
             hsm: None,
+            xki: None,
         }
     }
 

@@ -279,8 +279,16 @@ impl Key {
                 Ok(())
             }
             Op::CreateKeyVersion | Op::UpdateRotationPolicy => {
-                // Only symmetric keys of software instances have versions made on demand.
-                if !self.spec.is_symmetric() || self.instance_kind != ManagementType::Software {
+                // Symmetric keys of software instances have versions made on demand, and those
+                // of external instances (the proxy makes the material, S45); automatic rotation
+                // is for software instances only.
+                // Deviation: whether the real cloud serves CreateKeyVersion for keys of
+                // external instances is not documented; the mock does.
+                let kind_allows = match op {
+                    Op::CreateKeyVersion => self.instance_kind != ManagementType::Hardware,
+                    _ => self.instance_kind == ManagementType::Software,
+                };
+                if !self.spec.is_symmetric() || !kind_allows {
                     return unsupported(op_name(op));
                 }
                 match (op, self.state) {

@@ -2,6 +2,7 @@
 //! the simulated time, the world's facts and random draws in.
 
 pub mod connect;
+pub mod external;
 pub mod hsm;
 pub mod instance;
 pub mod keys;

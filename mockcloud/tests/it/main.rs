@@ -3,6 +3,7 @@
 
 mod crypto;
 mod enablement;
+mod external;
 mod harness;
 mod hsm;
 mod instances;
@@ -15,3 +16,4 @@ mod rules;
 mod sdk;
 mod secrets;
 mod throttling;
+mod xki_proxy;

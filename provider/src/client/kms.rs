@@ -39,6 +39,45 @@ pub struct InstanceInfo {
     pub hsm_cluster_id: String,
     /// `Healthy` or `SyncFailed` (mockcloud's `HsmSyncStatus`).
     pub hsm_sync_status: String,
+    /// The XKI proxy of an external instance (mockcloud's `Xki*` fields); empty when unbound.
+    pub xki: XkiInfo,
+}
+
+/// How an external instance reaches its XKI proxy, as GetKmsInstance reports it.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct XkiInfo {
+    /// `PublicEndpoint` or `VpcEndpointService`; empty when the instance has no proxy.
+    pub connectivity: String,
+    pub domain_name: String,
+    pub endpoint_service_id: String,
+    pub path: String,
+    /// Normalised: 64 lowercase hex digits.
+    pub fingerprint: String,
+    pub access_key_id: String,
+    /// `Manual` or `ConfigFile`.
+    pub config_source: String,
+    pub vendor: String,
+    /// `Reachable` or `Unreachable`.
+    pub status: String,
+    pub error: String,
+}
+
+/// ConnectKmsInstance with `KMProvider=XKI`: the network, the connectivity and the proxy's
+/// configuration (manual fields or a configuration file), S41–S43.
+#[derive(Debug, Clone, Default)]
+pub struct XkiConnect {
+    pub vpc_id: String,
+    pub zone_ids: Vec<String>,
+    pub vswitch_ids: Vec<String>,
+    /// `PublicEndpoint` or `VpcEndpointService`.
+    pub connectivity: String,
+    pub domain_name: Option<String>,
+    pub endpoint_service_id: Option<String>,
+    pub path: Option<String>,
+    pub fingerprint: Option<String>,
+    pub access_key_id: Option<String>,
+    pub access_key_secret: Option<String>,
+    pub config_file: Option<String>,
 }
 
 /// Certificates for binding a hardware instance to its HSM cluster (S32, S33).
@@ -206,6 +245,18 @@ pub fn parse_instance(v: &Value) -> InstanceInfo {
         },
         hsm_cluster_id: s(v, "HsmClusterId"),
         hsm_sync_status: s(v, "HsmSyncStatus"),
+        xki: XkiInfo {
+            connectivity: s(v, "XkiConnectivity"),
+            domain_name: s(v, "XkiProxyDomainName"),
+            endpoint_service_id: s(v, "XkiEndpointServiceId"),
+            path: s(v, "XkiProxyPath"),
+            fingerprint: s(v, "XkiCertificateFingerprint"),
+            access_key_id: s(v, "XkiAccessKeyId"),
+            config_source: s(v, "XkiConfigSource"),
+            vendor: s(v, "XkiProxyVendor"),
+            status: s(v, "XkiProxyStatus"),
+            error: s(v, "XkiProxyError"),
+        },
         arn_region: s(v, "KmsInstanceArn")
             .split(':')
             .nth(2)
@@ -371,6 +422,44 @@ impl Client {
                 "ClusterOwnerCertificate",
                 &certs.cluster_owner_certificate_pem,
             ),
+        ] {
+            if let Some(v) = value {
+                body.push(p(name, v));
+            }
+        }
+        self.call_with_body(Product::Kms, "ConnectKmsInstance", &params, &body)
+            .await
+            .map(drop)
+    }
+
+    /// ConnectKmsInstance with `KMProvider=XKI` (mockcloud's stand-in for the console's external
+    /// enablement). The access key secret and the configuration file travel in the form body.
+    pub async fn connect_xki(&self, id: &str, req: &XkiConnect) -> Result<(), ApiError> {
+        let mut params = vec![
+            p("KmsInstanceId", id),
+            p("KMProvider", "XKI"),
+            p("VpcId", &req.vpc_id),
+            p("XkiConnectivity", &req.connectivity),
+        ];
+        if !req.zone_ids.is_empty() {
+            params.push(p("ZoneIds", req.zone_ids.join(",")));
+            params.push(p("VSwitchIds", req.vswitch_ids.join(",")));
+        }
+        for (name, value) in [
+            ("XkiProxyDomainName", &req.domain_name),
+            ("XkiEndpointServiceId", &req.endpoint_service_id),
+            ("XkiProxyPath", &req.path),
+            ("XkiCertificateFingerprint", &req.fingerprint),
+            ("XkiAccessKeyId", &req.access_key_id),
+        ] {
+            if let Some(v) = value {
+                params.push(p(name, v));
+            }
+        }
+        let mut body = Vec::new();
+        for (name, value) in [
+            ("XkiAccessKeySecret", &req.access_key_secret),
+            ("XkiConfigFile", &req.config_file),
         ] {
             if let Some(v) = value {
                 body.push(p(name, v));
