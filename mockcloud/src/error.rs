@@ -156,6 +156,9 @@ pub enum ApiError {
     XkiAccessKey {
         access_key_id: String,
         proxy_code: String,
+        /// Where the key came from: `XkiAccessKeyId, XkiAccessKeySecret` or the configuration
+        /// file's fields.
+        source: &'static str,
     },
     /// 400 `Rejected.XkiProxyUnreachable`: the handshake of an enablement found no proxy.
     XkiProxyUnreachable {
@@ -333,8 +336,10 @@ impl ApiError {
             XkiConfigFile { field, reason } => format!(
                 "The specified parameter \"XkiConfigFile\" is not valid: field {field}: {reason}"
             ),
-            XkiAccessKey { access_key_id, proxy_code } => format!(
-                "The XKI proxy refused the access key \"{access_key_id}\" (XkiAccessKeyId, XkiAccessKeySecret): {proxy_code}."
+            XkiAccessKey {
+                proxy_code, source, ..
+            } => format!(
+                "The XKI proxy refused the access key ({source}): {proxy_code}."
             ),
             XkiProxyUnreachable { target, reason } => format!(
                 "The XKI proxy at {target} cannot be reached: {reason}."

@@ -112,7 +112,8 @@ struct ServeArgs {
     #[arg(long, env = "MOCKCLOUD_NO_THROTTLE")]
     no_throttle: bool,
     /// Time limit of one call to an external instance's XKI proxy, in milliseconds.
-    #[arg(long, env = "MOCKCLOUD_XKI_TIMEOUT_MS", default_value_t = 3000)]
+    #[arg(long, env = "MOCKCLOUD_XKI_TIMEOUT_MS", default_value_t = 3000,
+          value_parser = clap::value_parser!(u64).range(1..))]
     xki_timeout_ms: u64,
 }
 

@@ -61,7 +61,7 @@ pub fn render(examples_dir: &std::path::Path) -> Vec<(String, String)> {
             name: "external_proxy",
             summary: "Connects an external KMS instance to the XKI proxy in front of your own HSM.",
             schema: ExternalProxyResource::new(Shared::default()).schema(&mut diags).expect("external proxy schema"),
-            import_notes: "`access_key_secret`, `config_file` and `zones` are not returned as configured by the API: after an import the next plan takes them from the configuration (an update that sends nothing). With a manual configuration, `proxy_path`, `access_key_id` and `certificate_fingerprint` are read back (the fingerprint as 64 lowercase hex digits; another spelling of the same fingerprint is kept once in state). Destroy forgets the connection with a warning; the instance stays connected until its `kms_instance` is destroyed.",
+            import_notes: "`access_key_secret` and `config_file` are never returned by the API: after an import the next plan takes them from the configuration (an update that sends nothing). `zones` is read back (the zones given at enablement, each with its vSwitch). With a manual configuration, `proxy_path`, `access_key_id` and `certificate_fingerprint` are read back (the fingerprint as 64 lowercase hex digits; another spelling of the same fingerprint is kept once in state). Destroy forgets the connection with a warning; the instance stays connected until its `kms_instance` is destroyed.",
             alicloud: &[("(the whole resource)", "none: the alicloud provider has no external key (XKI) support")],
         },
         ResourceDoc {

@@ -189,8 +189,27 @@ fn public_endpoint_manual_connection_encrypts_through_the_proxy_and_survives_its
         plan.stderr
     );
 
-    // Destroy forgets the connection and refunds the instance.
+    // Replacing the instance, as that advice says, connects the new instance afresh.
     h.config(&config);
+    let r = h.tf(&[
+        "apply",
+        "-auto-approve",
+        "-input=false",
+        "-no-color",
+        "-replace=kms_instance.ext",
+    ]);
+    assert_eq!(r.code, 0, "{}", r.all());
+    let a = h.attrs(ADDR);
+    assert_ne!(a["id"], instance.as_str(), "{a}");
+    assert_eq!(a["status"], "Connected", "{a}");
+    assert_eq!(
+        h.attrs("kms_key.ext")["instance_id"],
+        a["id"],
+        "the key moved with the instance"
+    );
+    h.assert_plan_empty();
+
+    // Destroy forgets the connection and refunds the instance.
     let out = h.destroy();
     assert!(out.all().contains("forgotten, not undone"), "{}", out.all());
     let total = h
@@ -282,7 +301,8 @@ fn each_refusal_names_its_cause_and_leaves_the_instance_uninitialized() {
     let plan = h.plan();
     assert_eq!(plan.code, 1, "{}", plan.all());
     assert!(
-        plan.stderr.contains("Invalid config_file"),
+        plan.stderr.contains("Invalid config_file")
+            && plan.stderr.contains("AccessKeyId is missing"),
         "{}",
         plan.stderr
     );

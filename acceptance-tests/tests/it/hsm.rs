@@ -96,6 +96,25 @@ resource "kms_key" "hsm" {
         "{}",
         plan.stderr
     );
+
+    // Replacing the instance, as that advice says, binds the new instance afresh.
+    h.config(&format!(
+        "{}{}{key}",
+        hardware(""),
+        binding("hsm-hangzhou-auto", "")
+    ));
+    let r = h.tf(&[
+        "apply",
+        "-auto-approve",
+        "-input=false",
+        "-no-color",
+        "-replace=kms_instance.hw",
+    ]);
+    assert_eq!(r.code, 0, "{}", r.all());
+    let b = h.attrs(ADDR);
+    assert_ne!(b["id"], instance.as_str(), "{b}");
+    assert_eq!(b["status"], "Connected", "{b}");
+    h.assert_plan_empty();
 }
 
 #[test]

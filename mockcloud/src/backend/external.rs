@@ -66,20 +66,21 @@ impl XkiState {
     }
 
     /// Records what a cryptographic call found out about an instance's proxy, so the next
-    /// GetKmsInstance agrees with it: a failure that is the proxy's availability (not a
-    /// ciphertext it refused) marks it unreachable; a success clears an unreachable mark.
+    /// GetKmsInstance agrees with it: a failure to reach or trust it (transport, timeout,
+    /// certificate, credentials, protocol) marks it unreachable; an answer, even a refusal,
+    /// clears an unreachable mark.
     fn observed(&self, instance_id: &str, failure: Option<&XkiError>) {
         let mut probes = self.probes.lock().expect("xki probes lock");
         match failure {
-            Some(XkiError::Refused { code, .. }) if code == "DecryptionFailed" => {}
-            Some(e) => {
+            Some(e) if !matches!(e, XkiError::Refused { .. }) => {
                 let probe = XkiProbe {
                     reachable: false,
                     error: external::failure_reason(e),
                 };
                 probes.insert(instance_id.to_string(), (Instant::now(), probe));
             }
-            None => {
+            // The proxy answered (even a refusal means it is reachable).
+            _ => {
                 if probes.get(instance_id).is_some_and(|(_, p)| !p.reachable) {
                     probes.remove(instance_id);
                 }

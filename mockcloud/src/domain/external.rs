@@ -276,7 +276,7 @@ pub fn plan_external_connect(
         return Err(ApiError::Rejected {
             code: "Rejected.UnsupportedOperation",
             message: format!(
-                "ConnectKmsInstance with KMProvider=XKI enables external key management instances only; {} is a {:?} instance.",
+                "ConnectKmsInstance with KMProvider=XKI enables external key management instances only; the management type of {} is {:?}.",
                 inst.id, inst.management_type
             ),
         });
@@ -317,7 +317,24 @@ pub fn plan_external_connect(
         return Err(ApiError::missing(needed));
     }
     let config = proxy_configuration(p)?;
-    let network = plan_network(inst, &req.network, region, vpc, pick)?;
+    // With an endpoint service, zones the request leaves to the cloud come from the service's
+    // own list (in its order) rather than at random, so the S41 zone check does not depend on a
+    // draw; the check below still refuses a service whose zones differ from the instance's.
+    let mut network_req = req.network.clone();
+    if connectivity == XkiConnectivity::VpcEndpointService {
+        if let Some(svc) = facts.endpoint_service {
+            let wanted = inst.deployment_mode.zone_count();
+            for z in &svc.zones {
+                if network_req.zone_ids.len() >= wanted {
+                    break;
+                }
+                if !network_req.zone_ids.contains(z) && !network_req.zone_ids.is_empty() {
+                    network_req.zone_ids.push(z.clone());
+                }
+            }
+        }
+    }
+    let network = plan_network(inst, &network_req, region, vpc, pick)?;
     let (address, server_name, domain, service) = match connectivity {
         XkiConnectivity::PublicEndpoint => {
             let name = p.proxy_domain_name.clone().unwrap_or_default();
@@ -509,25 +526,24 @@ pub fn parse_config_file(text: &str) -> Result<ProxyConfiguration, ApiError> {
 /// A proxy path: `/` and then segments of letters, digits and `-._~`, no trailing `/`.
 fn check_proxy_path(path: &str) -> Result<(), String> {
     let Some(rest) = path.strip_prefix('/') else {
-        return Err(format!("{path:?} must start with '/' (e.g. /xki)"));
+        return Err("must start with '/' (e.g. /xki)".into());
     };
     if path.len() > 256 {
         return Err("must be at most 256 characters".into());
     }
     if rest.is_empty() || rest.ends_with('/') {
-        return Err(format!(
-            "{path:?} must name a path below '/' without a trailing '/' (e.g. /xki)"
-        ));
+        return Err("must name a path below '/' without a trailing '/' (e.g. /xki)".into());
     }
     if rest.split('/').any(|seg| {
-        seg.is_empty()
+        matches!(seg, "" | "." | "..")
             || !seg
                 .chars()
                 .all(|c| c.is_ascii_alphanumeric() || "-._~".contains(c))
     }) {
-        return Err(format!(
-            "{path:?}: segments are letters, digits and - . _ ~, separated by single '/'"
-        ));
+        return Err(
+            "segments are letters, digits and - . _ ~ (not . or ..), separated by single '/'"
+                .into(),
+        );
     }
     Ok(())
 }
@@ -540,7 +556,7 @@ fn check_access_key_id(id: &str) -> Result<(), String> {
         .chars()
         .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
     {
-        return Err(format!("{id:?}: use letters, digits, - _ and . only"));
+        return Err("use letters, digits, - _ and . only".into());
     }
     Ok(())
 }
@@ -580,10 +596,19 @@ pub fn handshake_refusal(plan: &XkiPlan, err: &XkiError) -> ApiError {
         XkiError::Unauthorized { code, .. } => ApiError::XkiAccessKey {
             access_key_id: plan.config.access_key_id.clone(),
             proxy_code: code.clone(),
+            source: match plan.config.source {
+                XkiConfigSource::Manual => "XkiAccessKeyId, XkiAccessKeySecret",
+                XkiConfigSource::ConfigFile => {
+                    "XkiConfigFile: AccessKeyId, AccessKeySecret"
+                }
+            },
         },
         // A proxy that has nothing at the path answers 404 NotFound (contract section 2).
         XkiError::Refused { status: 404, code, .. } if code == "NotFound" => ApiError::invalid(
-            "XkiProxyPath",
+            match plan.config.source {
+                XkiConfigSource::Manual => "XkiProxyPath",
+                XkiConfigSource::ConfigFile => "XkiConfigFile (ProxyPath)",
+            },
             format!(
                 "the proxy at {target} serves nothing at {}",
                 plan.config.path
@@ -849,6 +874,23 @@ mod tests {
             "{e}"
         );
         let ok = check(Some(&service(&["a", "b"], &["111"], true))).unwrap();
+        // Zones left to the cloud come from the service's list, not from a draw.
+        let mut one_zone = r.clone();
+        one_zone.network.zone_ids.truncate(1);
+        one_zone.network.vswitch_ids.truncate(1);
+        let filled = plan_external_connect(
+            &inst(0),
+            &one_zone,
+            &region(),
+            Some(&vpc()),
+            &XkiFacts {
+                domain_address: None,
+                endpoint_service: Some(&service(&["c", "b"], &["111"], true)),
+            },
+            |_| 0,
+        )
+        .unwrap();
+        assert_eq!(filled.network.zone_ids, ["b", "c"]);
         assert_eq!(ok.server_name, "epsrv");
         assert_eq!(ok.endpoint_service_id, "epsrv");
         assert_eq!(ok.proxy_domain_name, "");

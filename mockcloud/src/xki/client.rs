@@ -99,6 +99,9 @@ struct Inner {
 
 /// Clients kept before the cache is emptied (targets are few; this only bounds a leak).
 const MAX_CACHED_CLIENTS: usize = 64;
+/// The largest answer the cloud reads from a proxy (the largest real one, a Decrypt of 6 KiB
+/// in base64 JSON, is far below).
+const MAX_ANSWER_BYTES: usize = 64 * 1024;
 
 /// The runtime thread: it runs until `_stop` is dropped, then drops its runtime itself (a
 /// runtime may not be dropped inside another one's async context).
@@ -179,11 +182,13 @@ impl XkiClient {
         let a: Answer = self.call(t, "Encrypt", body)?;
         let iv = decode_field("Encrypt", "Iv", &a.iv)?;
         let ct = decode_field("Encrypt", "Ciphertext", &a.ciphertext)?;
-        if iv.len() != 12 || ct.len() < 16 {
+        // AES-GCM: the ciphertext is as long as the plaintext, plus the 16-byte tag.
+        if iv.len() != 12 || ct.len() != plaintext.len() + 16 {
             return Err(XkiError::Protocol(format!(
-                "Encrypt answered a {}-byte Iv and a {}-byte Ciphertext",
+                "Encrypt answered a {}-byte Iv and a {}-byte Ciphertext for {} bytes of plaintext",
                 iv.len(),
-                ct.len()
+                ct.len(),
+                plaintext.len()
             )));
         }
         Ok((iv, ct))
@@ -210,7 +215,15 @@ impl XkiClient {
             "Aad": protocol::b64(aad),
         });
         let a: Answer = self.call(t, "Decrypt", body)?;
-        decode_field("Decrypt", "Plaintext", &a.plaintext)
+        let plaintext = decode_field("Decrypt", "Plaintext", &a.plaintext)?;
+        if plaintext.len() + 16 != ciphertext.len() {
+            return Err(XkiError::Protocol(format!(
+                "Decrypt answered {} bytes of plaintext for a {}-byte Ciphertext",
+                plaintext.len(),
+                ciphertext.len()
+            )));
+        }
+        Ok(plaintext)
     }
 
     fn call<T: DeserializeOwned>(
@@ -222,6 +235,17 @@ impl XkiClient {
         let started = Instant::now();
         let (status, bytes) =
             block_outside_runtime(|| self.exchange(t, operation, &body, started))?;
+        if bytes.len() > MAX_ANSWER_BYTES {
+            return Err(XkiError::Protocol(format!(
+                "{operation}: the answer is larger than {MAX_ANSWER_BYTES} bytes"
+            )));
+        }
+        if (300..400).contains(&status) {
+            // The cloud talks to the configured proxy only: it never follows a redirect.
+            return Err(XkiError::Protocol(format!(
+                "{operation}: HTTP {status} redirect (not followed)"
+            )));
+        }
         if status == 200 {
             return serde_json::from_slice(&bytes)
                 .map_err(|e| XkiError::Protocol(format!("{operation}: {e}")));
@@ -309,10 +333,18 @@ impl XkiClient {
         let (tx, rx) = std::sync::mpsc::sync_channel(1);
         let task = handle.spawn(async move {
             let send = async {
-                let response = client.post(url).headers(headers).body(body).send().await?;
+                let mut response = client.post(url).headers(headers).body(body).send().await?;
                 let status = response.status().as_u16();
-                let bytes = response.bytes().await?;
-                Ok::<_, reqwest::Error>((status, bytes.to_vec()))
+                // Read at most MAX_ANSWER_BYTES (+1 to notice more): a hostile or broken proxy
+                // cannot make the cloud buffer without limit.
+                let mut bytes = Vec::new();
+                while let Some(chunk) = response.chunk().await? {
+                    bytes.extend_from_slice(&chunk);
+                    if bytes.len() > MAX_ANSWER_BYTES {
+                        break;
+                    }
+                }
+                Ok::<_, reqwest::Error>((status, bytes))
             };
             let result =
                 tokio::time::timeout_at(tokio::time::Instant::from_std(deadline), send).await;
@@ -398,6 +430,7 @@ impl Inner {
         let mut builder = reqwest::Client::builder()
             .use_preconfigured_tls(pinned_tls_config(fingerprint)?)
             .no_proxy()
+            .redirect(reqwest::redirect::Policy::none())
             .timeout(self.timeout)
             .connect_timeout(self.timeout)
             .pool_idle_timeout(Duration::from_secs(30))

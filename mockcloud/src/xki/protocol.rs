@@ -175,6 +175,11 @@ pub fn path_is_valid(path: &str) -> bool {
         && path
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || b"/-_.~".contains(&b))
+        // No empty, `.` or `..` segments: an HTTP client would tidy them away and the path it
+        // sends would no longer be the one it signed.
+        && path[1..]
+            .split('/')
+            .all(|seg| !matches!(seg, "" | "." | ".."))
 }
 
 /// A proxy key id: 1..=128 characters of `[A-Za-z0-9-_]`.
@@ -355,7 +360,19 @@ mod tests {
     fn paths_and_key_ids() {
         assert!(path_is_valid("/xki"));
         assert!(path_is_valid("/api/v1/xki"));
-        for bad in ["", "/", "xki", "/xki/", "/x ki", "/xki?a=b"] {
+        for bad in [
+            "",
+            "/",
+            "xki",
+            "/xki/",
+            "/x ki",
+            "/xki?a=b",
+            "/../xki",
+            "/./xki",
+            "/a/../xki",
+            "/xki/.",
+            "/a//b",
+        ] {
             assert!(!path_is_valid(bad), "{bad:?}");
         }
         assert!(key_id_is_valid("key-version_1"));

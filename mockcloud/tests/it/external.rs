@@ -435,7 +435,8 @@ async fn every_refusal_leaves_the_instance_uninitialized() {
             with(public(DOMAIN), replace("XkiAccessKeyId", "nobody")),
             400,
             "InvalidParameter.XkiAccessKey",
-            vec!["nobody".into()],
+            // The id is not quoted back: it could be a secret given in the wrong field.
+            vec!["XkiAccessKeyId".into(), "InvalidAccessKeyId".into()],
         ),
         (
             "unresolvable domain",
@@ -855,14 +856,15 @@ async fn a_proxy_slower_than_the_time_limit_is_unavailable() {
     let key = mock.aes_key(&id).await;
     let blob = mock.encrypt(&key, "in time", None).await;
 
-    proxy.set_delay(Duration::from_millis(800));
+    // Far past the limit, so the bound below holds on a loaded machine too.
+    proxy.set_delay(Duration::from_millis(3000));
     let started = std::time::Instant::now();
     let r = mock
         .kms("Encrypt", &[("KeyId", &key), ("Plaintext", "late")])
         .await;
     assert_error(&r, 400, "Rejected.XkiProxyUnavailable", &[&id, "timeout"]);
     assert!(
-        started.elapsed() < Duration::from_millis(780),
+        started.elapsed() < Duration::from_millis(2500),
         "{:?}",
         started.elapsed()
     );
@@ -874,4 +876,62 @@ async fn a_proxy_slower_than_the_time_limit_is_unavailable() {
     assert_ok(&r);
     assert_eq!(r.body["Plaintext"], "in time");
     proxy.stop();
+}
+
+#[tokio::test]
+async fn a_proxy_with_another_certificate_or_other_credentials_is_unavailable() {
+    let pdir = tempfile::tempdir().unwrap();
+    let proxy = proxy_in(pdir.path());
+    let addr = proxy.addr();
+    let mock = Mock::start().await;
+    let id = connected_external(&mock, &proxy).await;
+    let key = mock.aes_key(&id).await;
+    let blob = mock.encrypt(&key, "pinned", None).await;
+    proxy.stop();
+
+    // Another proxy (a fresh directory: another certificate) at the same address.
+    let other_dir = tempfile::tempdir().unwrap();
+    let impostor = proxy_with(other_dir.path(), |c| c.listen = addr);
+    let r = mock.kms("Decrypt", &[("CiphertextBlob", &blob)]).await;
+    assert_error(
+        &r,
+        400,
+        "Rejected.XkiProxyUnavailable",
+        &[&id, "certificate"],
+    );
+    let inst = mock.kms("GetKmsInstance", &[("KmsInstanceId", &id)]).await;
+    let inst = &inst.body["KmsInstance"];
+    assert_eq!(inst["Status"], "Connected");
+    assert_eq!(inst["XkiProxyStatus"], "Unreachable");
+    assert!(
+        inst["XkiProxyError"]
+            .as_str()
+            .is_some_and(|e| e.starts_with("certificate")),
+        "{inst}"
+    );
+    impostor.stop();
+
+    // The right proxy, but its access key secret changed: the cloud's is refused.
+    let rotated = proxy_with(pdir.path(), |c| {
+        c.listen = addr;
+        c.access_key_secret = "rotated-secret".into();
+    });
+    let r = mock
+        .kms("Encrypt", &[("KeyId", &key), ("Plaintext", "x")])
+        .await;
+    assert_error(
+        &r,
+        400,
+        "Rejected.XkiProxyUnavailable",
+        &[&id, "credentials"],
+    );
+    assert!(!r.body.to_string().contains("rotated-secret"), "{}", r.body);
+    rotated.stop();
+
+    // Back as it was: the old ciphertext decrypts.
+    let back = proxy_with(pdir.path(), |c| c.listen = addr);
+    let r = mock.kms("Decrypt", &[("CiphertextBlob", &blob)]).await;
+    assert_ok(&r);
+    assert_eq!(r.body["Plaintext"], "pinned");
+    back.stop();
 }

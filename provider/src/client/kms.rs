@@ -64,7 +64,7 @@ pub struct XkiInfo {
 
 /// ConnectKmsInstance with `KMProvider=XKI`: the network, the connectivity and the proxy's
 /// configuration (manual fields or a configuration file), S41–S43.
-#[derive(Debug, Clone, Default)]
+#[derive(Clone, Default)]
 pub struct XkiConnect {
     pub vpc_id: String,
     pub zone_ids: Vec<String>,
@@ -89,6 +89,24 @@ pub struct HsmCertificates {
     pub username: Option<String>,
     pub password: Option<String>,
     pub cluster_owner_certificate_pem: Option<String>,
+}
+
+impl std::fmt::Debug for XkiConnect {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let redacted = |v: &Option<String>| v.as_ref().map(|_| "<redacted>");
+        f.debug_struct("XkiConnect")
+            .field("vpc_id", &self.vpc_id)
+            .field("zone_ids", &self.zone_ids)
+            .field("connectivity", &self.connectivity)
+            .field("domain_name", &self.domain_name)
+            .field("endpoint_service_id", &self.endpoint_service_id)
+            .field("path", &self.path)
+            .field("fingerprint", &self.fingerprint)
+            .field("access_key_id", &self.access_key_id)
+            .field("access_key_secret", &redacted(&self.access_key_secret))
+            .field("config_file", &redacted(&self.config_file))
+            .finish()
+    }
 }
 
 /// What the BSS says about a purchase (QueryAvailableInstances).

@@ -175,9 +175,22 @@ impl State<'_> {
         // Never returned by the API: what the configuration said stays.
         null_if_unknown(&mut self.access_key_secret);
         null_if_unknown(&mut self.config_file);
-        // `zones` stays as configured: the API lists assigned zones too, so an import leaves it
-        // null, like the secrets.
-        null_if_unknown(&mut self.zones);
+        // After an import: the requested zones are the first ones, one per vSwitch (the API
+        // lists the assigned zones after them, without vSwitches).
+        if !self.zones.is_value() {
+            self.zones = Value::Value(
+                i.zone_ids
+                    .iter()
+                    .zip(&i.vswitch_ids)
+                    .map(|(z, v)| {
+                        Value::Value(Zone {
+                            zone_id: text(z),
+                            vswitch_id: text(v),
+                        })
+                    })
+                    .collect(),
+            );
+        }
     }
 
     fn requested_zones(&self) -> (Vec<String>, Vec<String>) {
@@ -250,6 +263,13 @@ impl State<'_> {
         match name {
             "zones" => self.zones.is_null(),
             other => self.value(other).is_null(),
+        }
+    }
+
+    fn is_unknown(&self, name: &str) -> bool {
+        match name {
+            "zones" => self.zones.is_unknown(),
+            other => self.value(other).is_unknown(),
         }
     }
 }
@@ -477,10 +497,17 @@ impl Resource for ExternalProxyResource {
         private: Self::PrivateState<'a>,
         _meta: Self::ProviderMetaState<'a>,
     ) -> Option<(Self::State<'a>, Self::PrivateState<'a>, Vec<AttributePath>)> {
+        // Another instance (also one being replaced, whose id is unknown until applied) is a
+        // new connection: this resource is replaced, which forgets the old one.
+        if proposed.instance_id.is_unknown()
+            || prior.argument("instance_id") != proposed.argument("instance_id")
+        {
+            return Some((proposed, private, vec![AttributePath::new("instance_id")]));
+        }
         for name in ARGUMENTS {
             // After an import the values the API never returns are null: taking the configured
-            // ones changes nothing.
-            if prior.is_null(name) {
+            // ones changes nothing. An unknown value is checked again when it is known.
+            if prior.is_null(name) || proposed.is_unknown(name) {
                 continue;
             }
             if prior.argument(name) != proposed.argument(name) {
@@ -516,7 +543,21 @@ impl Resource for ExternalProxyResource {
         let mut st = planned;
         let id = s(&st.instance_id).unwrap_or_default().to_string();
         let deadline = Instant::now() + timeout_of(&st);
-        if let Err(e) = cfg.client.connect_xki(&id, &st.connect_request()).await {
+        // A connection whose create timed out (tainted, then replaced) is already under way in
+        // the cloud: wait for it instead of connecting twice.
+        let under_way = match cfg.client.find_kms_instance(&id).await {
+            Ok(Some(i)) => {
+                !i.xki.connectivity.is_empty()
+                    && matches!(i.status.as_str(), "Connecting" | "Connected")
+            }
+            _ => false,
+        };
+        if under_way {
+            diags.root_warning(
+                format!("Instance {id} is already connected to an XKI proxy"),
+                "Its connection is waited for, not made again; the cloud has no way to change it (replace the kms_instance to connect differently).",
+            );
+        } else if let Err(e) = cfg.client.connect_xki(&id, &st.connect_request()).await {
             diags.root_error(
                 format!("Connect instance {id} to its XKI proxy failed"),
                 detail(&e),
@@ -559,7 +600,7 @@ impl Resource for ExternalProxyResource {
                 null_if_unknown(&mut st.zone_ids);
                 null_if_unknown(&mut st.vswitch_ids);
                 let msg = match &e {
-                    WaitError::Timeout { waited, last } => format!("Waited {} for enablement (about 30 minutes with a secret quota, 10 without, S44); the instance is still {last}. The connection is kept in the state (tainted); the instance goes on connecting in the cloud.", human(*waited)),
+                    WaitError::Timeout { waited, last } => format!("Waited {} for enablement (about 30 minutes with a secret quota, 10 without, S44); the instance is still {last}. The connection is kept in the state (tainted); the instance goes on connecting in the cloud, and the next terraform apply waits for it (without connecting again).", human(*waited)),
                     WaitError::Failed(m) => m.clone(),
                     WaitError::Api(a) => detail(a),
                 };

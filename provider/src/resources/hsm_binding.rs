@@ -174,6 +174,20 @@ impl State<'_> {
         }
     }
 
+    fn is_unknown(&self, name: &str) -> bool {
+        match name {
+            "instance_id" => self.instance_id.is_unknown(),
+            "hsm_cluster_id" => self.hsm_cluster_id.is_unknown(),
+            "zones" => self.zones.is_unknown(),
+            "client_p12" => self.client_p12.is_unknown(),
+            "client_password" => self.client_password.is_unknown(),
+            "security_domain_ca_pem" => self.security_domain_ca_pem.is_unknown(),
+            "username" => self.username.is_unknown(),
+            "password" => self.password.is_unknown(),
+            _ => self.cluster_owner_certificate_pem.is_unknown(),
+        }
+    }
+
     fn is_null(&self, name: &str) -> bool {
         match name {
             "client_p12" => self.client_p12.is_null(),
@@ -377,9 +391,20 @@ impl Resource for HsmBindingResource {
         _meta: Self::ProviderMetaState<'a>,
     ) -> Option<(Self::State<'a>, Self::PrivateState<'a>, Vec<AttributePath>)> {
         let mut st = proposed;
+        // Another instance (also one being replaced, whose id is unknown until applied) is a
+        // new binding: this resource is replaced, which forgets the old one.
+        if st.instance_id.is_unknown()
+            || prior.argument("instance_id") != st.argument("instance_id")
+        {
+            return Some((st, private, vec![AttributePath::new("instance_id")]));
+        }
         for name in ARGUMENTS {
             // After an import the secrets are null: taking the configured ones changes nothing.
-            if prior.is_null(name) || (name == "zones" && config.is_null(name)) {
+            // An unknown value is checked again when it is known.
+            if prior.is_null(name)
+                || (name == "zones" && config.is_null(name))
+                || st.is_unknown(name)
+            {
                 continue;
             }
             if prior.argument(name) != st.argument(name) {
