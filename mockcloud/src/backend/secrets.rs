@@ -5,12 +5,13 @@
 use super::keys::KEY;
 use super::{internal, Backend, Caller, INSTANCE};
 use crate::clock::SimMillis;
+use crate::crypto::Blob;
 use crate::domain::keys::{Key, Op};
 use crate::domain::secrets::{
     self, check_secret_data, check_secret_name, check_secret_quota, check_secret_type,
     check_version_id, in_delete_window, Secret, SecretVersion, CURRENT,
 };
-use crate::domain::Instance;
+use crate::domain::{Instance, ManagementType};
 use crate::error::ApiError;
 use crate::store::Write;
 
@@ -134,26 +135,81 @@ impl Backend {
             .count() as u32)
     }
 
+    /// S45: the value of a secret whose key lives behind an XKI proxy is encrypted by the
+    /// proxy, bound to the account, the secret's name and the version id.
+    fn secret_aad(account_id: &str, name: &str, version_id: &str) -> Vec<u8> {
+        format!("secret:{account_id}:{name}:{version_id}").into_bytes()
+    }
+
+    /// Before the write lock: the proxy's encryption of a value when the key is external
+    /// (`None` otherwise, or when a check fails: the locked path then refuses with the right
+    /// error). Proxy calls never run under the write lock.
+    fn external_value(
+        &self,
+        caller: &Caller,
+        key_input: &str,
+        aad: &[u8],
+        data: &str,
+    ) -> Result<Option<Vec<u8>>, ApiError> {
+        let now = self.now();
+        let Ok(key) = self.find_key(caller, key_input, now) else {
+            return Ok(None);
+        };
+        if key.instance_kind != ManagementType::External || key.permits(Op::Encrypt).is_err() {
+            return Ok(None);
+        }
+        let Ok(inst) = self.serving_instance(caller, &key.instance_id, now) else {
+            return Ok(None);
+        };
+        self.xki_encrypt(&inst, key.primary_version(), data.as_bytes(), aad)
+            .map(Some)
+    }
+
     // Deviation: values are sealed under the data directory's master key, not under the
-    // secret's EncryptionKeyId (which must still be usable to read or write them).
+    // secret's EncryptionKeyId (which must still be usable to read or write them); a value
+    // under an external key is first encrypted by the key's XKI proxy (S45) and that blob is
+    // sealed.
     fn seal_version(
         &self,
         id: &str,
         data: &str,
+        external: Option<Vec<u8>>,
         data_type: String,
         now: SimMillis,
     ) -> SecretVersion {
+        let (sealed_data, external) = match external {
+            Some(blob) => (self.sealer.seal(&blob), true),
+            None => (self.sealer.seal(data.as_bytes()), false),
+        };
         SecretVersion {
             id: id.to_string(),
             created_at: now,
             stages: Vec::new(),
             data_type,
-            sealed_data: self.sealer.seal(data.as_bytes()),
+            sealed_data,
+            external,
         }
     }
 
-    fn open_data(&self, v: &SecretVersion) -> Result<String, ApiError> {
+    /// A version's value; one under an external key is decrypted by the instance's proxy, so
+    /// it is unavailable (`Rejected.XkiProxyUnavailable`) while the proxy is.
+    fn open_data(
+        &self,
+        secret: &Secret,
+        inst: &Instance,
+        v: &SecretVersion,
+    ) -> Result<String, ApiError> {
         let raw = self.sealer.open(&v.sealed_data).map_err(internal)?;
+        let raw = if v.external {
+            let blob =
+                Blob::parse(&raw).ok_or_else(|| internal("a stored external blob is malformed"))?;
+            let aad = Self::secret_aad(&secret.account_id, &secret.name, &v.id);
+            self.xki_decrypt(inst, &blob, &aad)?.ok_or_else(|| {
+                internal("the XKI proxy did not authenticate a stored secret value")
+            })?
+        } else {
+            raw
+        };
         String::from_utf8(raw).map_err(internal)
     }
 
@@ -163,6 +219,8 @@ impl Backend {
         let data_type = check_secret_data(&new.data, new.data_type.as_deref())?;
         let secret_type = check_secret_type(new.secret_type.as_deref())?;
         crate::domain::keys::check_description(&new.description)?;
+        let aad = Self::secret_aad(&caller.account_id, &new.name, &new.version_id);
+        let mut external = self.external_value(caller, &new.encryption_key_id, &aad, &new.data)?;
         let guard = self.write.lock().expect("meta lock");
         let now = guard.anchor.now();
         let key = self
@@ -214,7 +272,12 @@ impl Backend {
             planned_delete_at: None,
             versions: Vec::new(),
         };
-        let version = self.seal_version(&new.version_id, &new.data, data_type, now);
+        if key.instance_kind == ManagementType::External && external.is_none() {
+            // The key became usable between the two looks: rare; encrypt now.
+            external =
+                Some(self.xki_encrypt(&inst, key.primary_version(), new.data.as_bytes(), &aad)?);
+        }
+        let version = self.seal_version(&new.version_id, &new.data, external, data_type, now);
         secret.add_version(version, &[CURRENT.to_string()], now);
         self.store.put(SECRET, &id, &secret).map_err(internal)?;
         tracing::info!("secret created in instance {}", inst.id);
@@ -229,11 +292,11 @@ impl Backend {
         stage: Option<&str>,
     ) -> Result<SecretValue, ApiError> {
         let now = self.now();
-        let (secret, _) = self.secret_in_service(caller, name, now)?;
+        let (secret, inst) = self.secret_in_service(caller, name, now)?;
         secret.require_not_deleting(now)?;
         self.secret_key(caller, &secret, Op::Decrypt, now)?;
         let version = secret.select(version_id, stage)?.clone();
-        let data = self.open_data(&version)?;
+        let data = self.open_data(&secret, &inst, &version)?;
         Ok(SecretValue {
             secret,
             version,
@@ -255,13 +318,26 @@ impl Backend {
         check_version_id(version_id)?;
         let data_type = check_secret_data(data, data_type)?;
         let stages = secrets::check_stages(stages)?;
+        // An external key's proxy encrypts the value before the write lock is taken.
+        let mut external = match self.find_secret(caller, name, self.now()) {
+            Ok(found) => {
+                let aad = Self::secret_aad(&caller.account_id, &found.name, version_id);
+                if found.version(version_id).is_some() {
+                    None
+                } else {
+                    self.external_value(caller, &found.encryption_key_id, &aad, data)?
+                }
+            }
+            Err(_) => None,
+        };
         let guard = self.write.lock().expect("meta lock");
         let now = guard.anchor.now();
-        let (mut secret, _) = self.secret_in_service(caller, name, now)?;
+        let (mut secret, inst) = self.secret_in_service(caller, name, now)?;
         secret.require_not_deleting(now)?;
-        self.secret_key(caller, &secret, Op::Encrypt, now)?;
+        let key = self.secret_key(caller, &secret, Op::Encrypt, now)?;
         if let Some(existing) = secret.version(version_id) {
-            if existing.data_type == data_type && self.open_data(existing)? == data {
+            if existing.data_type == data_type && self.open_data(&secret, &inst, existing)? == data
+            {
                 let st = existing.stages.clone();
                 return Ok((secret, st));
             }
@@ -273,7 +349,12 @@ impl Backend {
                 ),
             });
         }
-        let version = self.seal_version(version_id, data, data_type, now);
+        if key.instance_kind == ManagementType::External && external.is_none() {
+            let aad = Self::secret_aad(&caller.account_id, &secret.name, version_id);
+            external =
+                Some(self.xki_encrypt(&inst, key.primary_version(), data.as_bytes(), &aad)?);
+        }
+        let version = self.seal_version(version_id, data, external, data_type, now);
         secret.add_version(version, &stages, now);
         let id = record_id(&caller.account_id, &secret.name);
         self.store.put(SECRET, &id, &secret).map_err(internal)?;

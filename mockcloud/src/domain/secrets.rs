@@ -29,6 +29,10 @@ pub struct SecretVersion {
     pub data_type: String,
     /// The value, sealed by the backend.
     pub sealed_data: String,
+    /// Whether `sealed_data` holds the value as the XKI proxy encrypted it (a secret under an
+    /// external key, S45) rather than the value itself.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub external: bool,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -318,6 +322,7 @@ mod tests {
             stages: Vec::new(),
             data_type: "text".into(),
             sealed_data: format!("sealed-{id}"),
+            external: false,
         }
     }
 

@@ -935,3 +935,80 @@ async fn a_proxy_with_another_certificate_or_other_credentials_is_unavailable() 
     assert_eq!(r.body["Plaintext"], "pinned");
     back.stop();
 }
+
+#[tokio::test]
+async fn secrets_under_an_external_key_are_encrypted_by_the_proxy() {
+    let pdir = tempfile::tempdir().unwrap();
+    let proxy = proxy_in(pdir.path());
+    let addr = proxy.addr();
+    let mock = Mock::start().await;
+    register_domain(&mock, DOMAIN, addr).await;
+    let id = mock
+        .buy_visible(&external(REGION).set("SecretNum", "100"))
+        .await;
+    let r = connect_xki(
+        &mock,
+        &id,
+        HJ.0,
+        HJ.1,
+        &with(public(DOMAIN), manual(&proxy)),
+    )
+    .await;
+    assert_ok(&r);
+    mock.advance(30).await;
+    assert_eq!(mock.status(&id).await, "Connected");
+    let key = text(&mock.create_key(&id, &[]).await["KeyId"]);
+    let secret = |name: &'static str, version: &'static str, data: &'static str| {
+        [
+            ("SecretName", name),
+            ("VersionId", version),
+            ("SecretData", data),
+            ("EncryptionKeyId", key.as_str()),
+        ]
+    };
+    assert_ok(
+        &mock
+            .kms("CreateSecret", &secret("db", "v1", "off-cloud-value"))
+            .await,
+    );
+    let r = mock.kms("GetSecretValue", &[("SecretName", "db")]).await;
+    assert_ok(&r);
+    assert_eq!(r.body["SecretData"], "off-cloud-value");
+
+    // Proxy down: the value cannot be read, and nothing new is written.
+    proxy.stop();
+    let r = mock.kms("GetSecretValue", &[("SecretName", "db")]).await;
+    assert_error(&r, 400, "Rejected.XkiProxyUnavailable", &[&id]);
+    let put = [
+        ("SecretName", "db"),
+        ("VersionId", "v2"),
+        ("SecretData", "second"),
+    ];
+    let r = mock.kms("PutSecretValue", &put).await;
+    assert_error(&r, 400, "Rejected.XkiProxyUnavailable", &[&id]);
+    let r = mock.kms("CreateSecret", &secret("db2", "v1", "x")).await;
+    assert_error(&r, 400, "Rejected.XkiProxyUnavailable", &[&id]);
+    let r = mock.kms("DescribeSecret", &[("SecretName", "db2")]).await;
+    assert_eq!(r.status, 404, "{}", r.body);
+
+    // Back: the old value reads again and the refused version was never stored.
+    let back = proxy_with(pdir.path(), |c| c.listen = addr);
+    let r = mock
+        .kms(
+            "GetSecretValue",
+            &[("SecretName", "db"), ("VersionId", "v2")],
+        )
+        .await;
+    assert_eq!(r.status, 404, "{}", r.body);
+    assert_ok(&mock.kms("PutSecretValue", &put).await);
+    let r = mock.kms("GetSecretValue", &[("SecretName", "db")]).await;
+    assert_eq!(r.body["SecretData"], "second", "{}", r.body);
+    let r = mock
+        .kms(
+            "GetSecretValue",
+            &[("SecretName", "db"), ("VersionId", "v1")],
+        )
+        .await;
+    assert_eq!(r.body["SecretData"], "off-cloud-value", "{}", r.body);
+    back.stop();
+}
