@@ -367,4 +367,9 @@ fn enablement_takes_ten_minutes_without_a_secret_quota_and_thirty_with_one() {
     ));
     let out = h.apply_fails();
     assert!(out.all().contains("still Connecting"), "{}", out.all());
+    // The tainted resource is replaced by waiting for the enablement under way, not by a
+    // second enablement (which the cloud would refuse).
+    let out = h.apply();
+    assert!(out.all().contains("already connected"), "{}", out.all());
+    assert_eq!(h.attrs(ADDR)["status"], "Connected");
 }

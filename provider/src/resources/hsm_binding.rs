@@ -451,7 +451,21 @@ impl Resource for HsmBindingResource {
             .unwrap_or(Duration::from_secs(3600));
         let deadline = Instant::now() + timeout;
         let (zone_ids, vswitch_ids) = st.requested_zones();
-        if let Err(e) = cfg
+        // A binding whose create timed out (tainted, then replaced) is already under way in the
+        // cloud: wait for it instead of binding twice.
+        let under_way = match cfg.client.find_kms_instance(&id).await {
+            Ok(Some(i)) => {
+                i.hsm_cluster_id == cluster
+                    && matches!(i.status.as_str(), "Connecting" | "Connected")
+            }
+            _ => false,
+        };
+        if under_way {
+            diags.root_warning(
+                format!("Instance {id} is already bound to HSM cluster {cluster}"),
+                "Its binding is waited for, not made again.",
+            );
+        } else if let Err(e) = cfg
             .client
             .connect_hsm(&id, &cluster, &zone_ids, &vswitch_ids, &st.certificates())
             .await
@@ -499,7 +513,7 @@ impl Resource for HsmBindingResource {
                 null_if_unknown(&mut st.vswitch_ids);
                 null_if_unknown(&mut st.zones);
                 let msg = match &e {
-                    WaitError::Timeout { waited, last } => format!("Waited {} for enablement (about 30 minutes with a secret quota, 10 without, S35); the instance is still {last}. The binding is kept in the state (tainted); the instance goes on connecting in the cloud.", human(*waited)),
+                    WaitError::Timeout { waited, last } => format!("Waited {} for enablement (about 30 minutes with a secret quota, 10 without, S35); the instance is still {last}. The binding is kept in the state (tainted); the instance goes on connecting in the cloud, and the next terraform apply waits for it (without binding again).", human(*waited)),
                     WaitError::Failed(m) => m.clone(),
                     WaitError::Api(a) => detail(a),
                 };
