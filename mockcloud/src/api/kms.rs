@@ -203,23 +203,7 @@ fn connect_kms_instance(ctx: &Ctx) -> Result<Fields, ApiError> {
     let provider = ctx.params.opt("KMProvider").unwrap_or("Aliyun");
     match provider {
         "Aliyun" => {
-            // Parameters of a hardware binding mean the caller meant KMProvider=HSM: say so.
-            for name in [
-                "HsmClusterId",
-                "ClientCertificate",
-                "ClientCertificatePassword",
-                "SecurityDomainCertificate",
-                "HsmUsername",
-                "HsmPassword",
-                "ClusterOwnerCertificate",
-            ] {
-                if ctx.params.opt(name).is_some() {
-                    return Err(ApiError::invalid(
-                        name,
-                        "applies to KMProvider=HSM (hardware instances) only; this request enables a software instance (KMProvider=Aliyun)",
-                    ));
-                }
-            }
+            refuse_hsm_parameters(ctx, "a software instance (KMProvider=Aliyun)")?;
             refuse_xki_parameters(ctx, "a software instance (KMProvider=Aliyun)")?;
         }
         "HSM" => {
@@ -249,13 +233,44 @@ fn connect_kms_instance(ctx: &Ctx) -> Result<Fields, ApiError> {
 
 /// Parameters of an external enablement mean the caller meant KMProvider=XKI: say so.
 fn refuse_xki_parameters(ctx: &Ctx, what: &str) -> Result<(), ApiError> {
-    for name in XKI_PARAMETERS {
+    refuse_parameters(
+        ctx,
+        &XKI_PARAMETERS,
+        "KMProvider=XKI (external instances)",
+        what,
+    )
+}
+
+/// Parameters of a hardware binding mean the caller meant KMProvider=HSM: say so.
+fn refuse_hsm_parameters(ctx: &Ctx, what: &str) -> Result<(), ApiError> {
+    const HSM_PARAMETERS: [&str; 7] = [
+        "HsmClusterId",
+        "ClientCertificate",
+        "ClientCertificatePassword",
+        "SecurityDomainCertificate",
+        "HsmUsername",
+        "HsmPassword",
+        "ClusterOwnerCertificate",
+    ];
+    refuse_parameters(
+        ctx,
+        &HSM_PARAMETERS,
+        "KMProvider=HSM (hardware instances)",
+        what,
+    )
+}
+
+fn refuse_parameters(
+    ctx: &Ctx,
+    names: &[&str],
+    applies_to: &str,
+    what: &str,
+) -> Result<(), ApiError> {
+    for name in names {
         if ctx.params.opt(name).is_some() {
             return Err(ApiError::invalid(
-                name,
-                format!(
-                    "applies to KMProvider=XKI (external instances) only; this request enables {what}"
-                ),
+                *name,
+                format!("applies to {applies_to} only; this request enables {what}"),
             ));
         }
     }
@@ -271,22 +286,7 @@ fn refuse_xki_parameters(ctx: &Ctx, what: &str) -> Result<(), ApiError> {
 /// `XkiConfigFile` (the file's JSON content). Secrets may come in the query or the form body.
 /// HSM parameters are refused, naming them.
 fn connect_external(ctx: &Ctx, id: &str) -> Result<Fields, ApiError> {
-    for name in [
-        "HsmClusterId",
-        "ClientCertificate",
-        "ClientCertificatePassword",
-        "SecurityDomainCertificate",
-        "HsmUsername",
-        "HsmPassword",
-        "ClusterOwnerCertificate",
-    ] {
-        if ctx.params.opt(name).is_some() {
-            return Err(ApiError::invalid(
-                name,
-                "applies to KMProvider=HSM (hardware instances) only; this request enables an external instance (KMProvider=XKI)",
-            ));
-        }
-    }
+    refuse_hsm_parameters(ctx, "an external instance (KMProvider=XKI)")?;
     let opt = |name: &str| ctx.params.opt(name).map(String::from);
     let req = XkiConnectRequest {
         network: ConnectRequest {

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use rand::Rng;
 
-use super::{internal, Backend, Caller, VSwitchRecord, INSTANCE, REGION, VSWITCH};
+use super::{internal, Backend, Caller, VSwitchRecord, INSTANCE, REGION};
 use crate::crypto::{Blob, IV_LEN, KEY_VERSION_ID_LEN};
 use crate::domain::external::{
     self, XkiBinding, XkiConnectRequest, XkiConnectivity, XkiFacts, XkiPlan,
@@ -237,7 +237,7 @@ impl Backend {
             mut inst,
             account,
             region,
-            mut free,
+            free,
             plan,
         } = self.plan_xki(caller, id, &settled, now, |_| 0)?;
         let needs_private_zone = match account.site {
@@ -260,21 +260,7 @@ impl Backend {
             xki: Some(plan.binding(sealed, &info.vendor)),
         });
         let mut writes = vec![Write::put(INSTANCE, id, &inst)];
-        for vsw_id in &plan.network.vswitch_ids {
-            let mut v = match free.remove(vsw_id) {
-                Some(v) => v,
-                None => self
-                    .store
-                    .get::<VSwitchRecord>(VSWITCH, vsw_id)
-                    .map_err(internal)?
-                    .ok_or_else(|| ApiError::InvalidVSwitchIdNotFound { id: vsw_id.clone() })?,
-            };
-            v.free_ips = v.free_ips.saturating_sub(1);
-            writes.push(Write::put(VSWITCH, vsw_id, &v));
-        }
-        for (vsw_id, v) in free {
-            writes.push(Write::put(VSWITCH, &vsw_id, &v));
-        }
+        writes.extend(self.take_ips(&plan.network.vswitch_ids, 1, free)?);
         self.store.apply(writes).map_err(internal)?;
         self.xki.forget(Some(id));
         tracing::info!(

@@ -170,7 +170,7 @@ impl Backend {
         // An instance whose enablement failed may be enabled again.
         inst.require_status(now, account.view(), &[Status::Uninitialized, Status::Error])?;
         let region = self.region(&inst.region_id)?;
-        let mut free = self.released_ips(&inst)?;
+        let free = self.released_ips(&inst)?;
         let rec = self.hsm_cluster_record(&req.cluster_id)?;
         let (bound_to, mut vswitches, operator_password) = match &rec {
             Some(r) => {
@@ -231,21 +231,7 @@ impl Backend {
             xki: None,
         });
         let mut writes = vec![Write::put(INSTANCE, id, &inst)];
-        for vsw_id in &plan.vswitch_ids {
-            let mut v = match free.remove(vsw_id) {
-                Some(v) => v,
-                None => self
-                    .store
-                    .get::<VSwitchRecord>(VSWITCH, vsw_id)
-                    .map_err(internal)?
-                    .ok_or_else(|| ApiError::InvalidVSwitchIdNotFound { id: vsw_id.clone() })?,
-            };
-            v.free_ips = v.free_ips.saturating_sub(HSM_IPS_PER_VSWITCH);
-            writes.push(Write::put(VSWITCH, vsw_id, &v));
-        }
-        for (vsw_id, v) in free {
-            writes.push(Write::put(VSWITCH, &vsw_id, &v));
-        }
+        writes.extend(self.take_ips(&plan.vswitch_ids, HSM_IPS_PER_VSWITCH, free)?);
         self.store.apply(writes).map_err(internal)?;
         tracing::info!("instance {id} connecting to HSM cluster {cluster_id}");
         self.observe(&inst, inst.status(now, account.view()));

@@ -643,7 +643,7 @@ impl Backend {
         inst.require_status(now, account.view(), &[Status::Uninitialized, Status::Error])?;
         let region = self.region(&inst.region_id)?;
         // A failed enablement gives its vSwitch IPs back before the new attempt takes them.
-        let mut free = self.released_ips(&inst)?;
+        let free = self.released_ips(&inst)?;
         let mut vpc = self.vpc_view(caller, &req.vpc_id, &region.id)?;
         if let Some(view) = vpc.as_mut() {
             for v in &mut view.vswitches {
@@ -676,7 +676,23 @@ impl Backend {
             xki: None,
         });
         writes.push(Write::put(INSTANCE, id, &inst));
-        for vsw_id in &plan.vswitch_ids {
+        writes.extend(self.take_ips(&plan.vswitch_ids, 1, free)?);
+        self.store.apply(writes).map_err(internal)?;
+        self.observe(&inst, inst.status(now, account.view()));
+        Ok(())
+    }
+
+    /// The vSwitch writes of an enablement: `per_vswitch` IPs taken from each of `vswitch_ids`,
+    /// and the records of `free` (IPs given back by an earlier enablement, `released_ips`)
+    /// written back.
+    pub(super) fn take_ips(
+        &self,
+        vswitch_ids: &[String],
+        per_vswitch: u32,
+        mut free: HashMap<String, VSwitchRecord>,
+    ) -> Result<Vec<Write>, ApiError> {
+        let mut writes = Vec::new();
+        for vsw_id in vswitch_ids {
             let mut v = match free.remove(vsw_id) {
                 Some(v) => v,
                 None => self
@@ -685,15 +701,13 @@ impl Backend {
                     .map_err(internal)?
                     .ok_or_else(|| ApiError::InvalidVSwitchIdNotFound { id: vsw_id.clone() })?,
             };
-            v.free_ips = v.free_ips.saturating_sub(1);
+            v.free_ips = v.free_ips.saturating_sub(per_vswitch);
             writes.push(Write::put(VSWITCH, vsw_id, &v));
         }
         for (vsw_id, v) in free {
             writes.push(Write::put(VSWITCH, &vsw_id, &v));
         }
-        self.store.apply(writes).map_err(internal)?;
-        self.observe(&inst, inst.status(now, account.view()));
-        Ok(())
+        Ok(writes)
     }
 
     pub fn update_kms_instance(

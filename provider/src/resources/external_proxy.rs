@@ -2,8 +2,7 @@
 //! customer's own HSM (S40–S45). Like the HSM binding, the cloud has no unbind: destroy only
 //! forgets, and nothing changes in place.
 
-use std::borrow::Cow;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
@@ -15,9 +14,8 @@ use crate::client::kms::{InstanceInfo, XkiConnect};
 use crate::client::ApiError;
 use crate::plan::{null_if_unknown, s};
 use crate::provider::{text, Shared};
-use crate::resources::hsm_binding::{Timeouts, Zone};
+use crate::resources::enable::{self, Timeouts, Zone};
 use crate::schema::{computed, object_list, optional, required, sensitive, Kind};
-use crate::wait::{human, parse_duration, until, Poll, WaitError};
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct State<'a> {
@@ -129,10 +127,6 @@ fn detail(e: &ApiError) -> String {
 }
 
 impl State<'_> {
-    fn strings<'b>(v: &[String]) -> ValueList<ValueString<'b>> {
-        Value::Value(v.iter().map(text).collect())
-    }
-
     fn apply_info(&mut self, i: &InstanceInfo) {
         let x = &i.xki;
         self.id = text(&i.id);
@@ -141,8 +135,8 @@ impl State<'_> {
         self.status = text(&i.status);
         self.proxy_status = text(&x.status);
         self.proxy_vendor = text(&x.vendor);
-        self.zone_ids = Self::strings(&i.zone_ids);
-        self.vswitch_ids = Self::strings(&i.vswitch_ids);
+        self.zone_ids = enable::strings(&i.zone_ids);
+        self.vswitch_ids = enable::strings(&i.vswitch_ids);
         self.connectivity = text(connectivity_tf(&x.connectivity));
         let keep_or = |v: &mut ValueString, api: &str| {
             if api.is_empty() {
@@ -178,42 +172,13 @@ impl State<'_> {
         // After an import: the requested zones are the first ones, one per vSwitch (the API
         // lists the assigned zones after them, without vSwitches).
         if !self.zones.is_value() {
-            self.zones = Value::Value(
-                i.zone_ids
-                    .iter()
-                    .zip(&i.vswitch_ids)
-                    .map(|(z, v)| {
-                        Value::Value(Zone {
-                            zone_id: text(z),
-                            vswitch_id: text(v),
-                        })
-                    })
-                    .collect(),
-            );
+            self.zones = enable::zones_of(i);
         }
-    }
-
-    fn requested_zones(&self) -> (Vec<String>, Vec<String>) {
-        let mut z = Vec::new();
-        let mut v = Vec::new();
-        for zone in self
-            .zones
-            .as_ref_option()
-            .into_iter()
-            .flatten()
-            .filter_map(|x| x.as_ref_option())
-        {
-            if let (Some(a), Some(b)) = (s(&zone.zone_id), s(&zone.vswitch_id)) {
-                z.push(a.to_string());
-                v.push(b.to_string());
-            }
-        }
-        (z, v)
     }
 
     fn connect_request(&self) -> XkiConnect {
         let o = |v: &ValueString| s(v).map(String::from);
-        let (zone_ids, vswitch_ids) = self.requested_zones();
+        let (zone_ids, vswitch_ids) = enable::requested_zones(&self.zones);
         XkiConnect {
             vpc_id: s(&self.vpc_id).unwrap_or_default().to_string(),
             zone_ids,
@@ -361,14 +326,6 @@ fn check(st: &State, diags: &mut Diagnostics) {
             diags.error("Invalid config_file", why, path("config_file"));
         }
     }
-}
-
-fn timeout_of(st: &State) -> Duration {
-    st.timeouts
-        .as_ref_option()
-        .and_then(|t| s(&t.create))
-        .and_then(parse_duration)
-        .unwrap_or(Duration::from_secs(3600))
 }
 
 #[async_trait]
@@ -542,7 +499,7 @@ impl Resource for ExternalProxyResource {
         let cfg = self.shared.require(diags)?;
         let mut st = planned;
         let id = s(&st.instance_id).unwrap_or_default().to_string();
-        let deadline = Instant::now() + timeout_of(&st);
+        let deadline = Instant::now() + enable::create_timeout(&st.timeouts);
         // A connection whose create timed out (tainted, then replaced) is already under way in
         // the cloud: wait for it instead of connecting twice.
         let under_way = match cfg.client.find_kms_instance(&id).await {
@@ -565,22 +522,7 @@ impl Resource for ExternalProxyResource {
             return None;
         }
         let client = &cfg.client;
-        let waited = until(
-            deadline.saturating_duration_since(Instant::now()),
-            cfg.poll_interval,
-            || async {
-                Ok(match client.find_kms_instance(&id).await? {
-                    Some(i) if i.status == "Connected" => Poll::Done(i),
-                    Some(i) if i.status == "Error" => {
-                        Poll::Failed(format!("Enablement of {id} ended in status Error."))
-                    }
-                    Some(i) => Poll::Pending(i.status),
-                    None => Poll::Failed(format!("Instance {id} disappeared while connecting.")),
-                })
-            },
-        )
-        .await;
-        match waited {
+        match enable::wait_connected(client, &id, deadline, cfg.poll_interval).await {
             Ok(i) => {
                 st.apply_info(&i);
                 Some((st, private))
@@ -599,11 +541,7 @@ impl Resource for ExternalProxyResource {
                 }
                 null_if_unknown(&mut st.zone_ids);
                 null_if_unknown(&mut st.vswitch_ids);
-                let msg = match &e {
-                    WaitError::Timeout { waited, last } => format!("Waited {} for enablement (about 30 minutes with a secret quota, 10 without, S44); the instance is still {last}. The connection is kept in the state (tainted); the instance goes on connecting in the cloud, and the next terraform apply waits for it (without connecting again).", human(*waited)),
-                    WaitError::Failed(m) => m.clone(),
-                    WaitError::Api(a) => detail(a),
-                };
+                let msg = enable::wait_failure(&e, "connection", "S44", detail);
                 diags.root_error(
                     format!("Connect instance {id} to its XKI proxy: enablement did not finish"),
                     msg,
@@ -634,9 +572,11 @@ impl Resource for ExternalProxyResource {
         _private: Self::PrivateState<'a>,
         _meta: Self::ProviderMetaState<'a>,
     ) -> Option<()> {
-        diags.root_warning(
-            format!("XKI proxy connection of {} forgotten, not undone", s(&prior.id).unwrap_or("the instance")),
-            "The cloud has no unbind: the instance stays connected to its XKI proxy until the kms_instance is destroyed.",
+        enable::forget(
+            diags,
+            "XKI proxy connection",
+            s(&prior.id),
+            "connected to its XKI proxy",
         );
         Some(())
     }
@@ -646,16 +586,10 @@ impl Resource for ExternalProxyResource {
         diags: &mut Diagnostics,
         id: String,
     ) -> Option<(Self::State<'a>, Self::PrivateState<'a>)> {
-        if !id.starts_with("kst-") {
-            diags.root_error(
-                "Invalid import id",
-                format!("{id:?}: import an external proxy connection by its instance id (kst-…)."),
-            );
-            return None;
-        }
+        let id = enable::import_id(diags, id, "an external proxy connection")?;
         Some((
             State {
-                id: Value::Value(Cow::Owned(id)),
+                id,
                 ..Default::default()
             },
             ValueEmpty::default(),

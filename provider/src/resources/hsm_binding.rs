@@ -1,8 +1,7 @@
 //! `kms_hsm_binding`: connects a purchased hardware instance to its HSM cluster (S30–S35). The
 //! real cloud has no unbind: destroy only forgets the binding, and nothing changes in place.
 
-use std::borrow::Cow;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use async_trait::async_trait;
 use base64::Engine;
@@ -15,19 +14,8 @@ use crate::client::kms::{HsmCertificates, InstanceInfo};
 use crate::client::ApiError;
 use crate::plan::{null_if_unknown, s};
 use crate::provider::{text, Shared};
+use crate::resources::enable::{self, Timeouts, Zone};
 use crate::schema::{computed, object_list, optional, required, sensitive, Kind};
-use crate::wait::{human, parse_duration, until, Poll, WaitError};
-
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-pub struct Zone<'a> {
-    pub zone_id: ValueString<'a>,
-    pub vswitch_id: ValueString<'a>,
-}
-
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-pub struct Timeouts<'a> {
-    pub create: ValueString<'a>,
-}
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct State<'a> {
@@ -90,10 +78,6 @@ fn detail(e: &ApiError) -> String {
 }
 
 impl State<'_> {
-    fn strings<'b>(v: &[String]) -> ValueList<ValueString<'b>> {
-        Value::Value(v.iter().map(text).collect())
-    }
-
     fn apply_info(&mut self, i: &InstanceInfo) {
         self.id = text(&i.id);
         self.instance_id = text(&i.id);
@@ -101,21 +85,10 @@ impl State<'_> {
         self.status = text(&i.status);
         self.sync_status = text(&i.hsm_sync_status);
         self.vpc_id = text(&i.vpc_id);
-        self.zone_ids = Self::strings(&i.zone_ids);
-        self.vswitch_ids = Self::strings(&i.vswitch_ids);
+        self.zone_ids = enable::strings(&i.zone_ids);
+        self.vswitch_ids = enable::strings(&i.vswitch_ids);
         if !self.zones.is_value() {
-            self.zones = Value::Value(
-                i.zone_ids
-                    .iter()
-                    .zip(&i.vswitch_ids)
-                    .map(|(z, v)| {
-                        Value::Value(Zone {
-                            zone_id: text(z),
-                            vswitch_id: text(v),
-                        })
-                    })
-                    .collect(),
-            );
+            self.zones = enable::zones_of(i);
         }
         for v in [
             &mut self.client_p12,
@@ -139,24 +112,6 @@ impl State<'_> {
             password: o(&self.password),
             cluster_owner_certificate_pem: o(&self.cluster_owner_certificate_pem),
         }
-    }
-
-    fn requested_zones(&self) -> (Vec<String>, Vec<String>) {
-        let mut z = Vec::new();
-        let mut v = Vec::new();
-        for zone in self
-            .zones
-            .as_ref_option()
-            .into_iter()
-            .flatten()
-            .filter_map(|x| x.as_ref_option())
-        {
-            if let (Some(a), Some(b)) = (s(&zone.zone_id), s(&zone.vswitch_id)) {
-                z.push(a.to_string());
-                v.push(b.to_string());
-            }
-        }
-        (z, v)
     }
 
     /// The value of an argument, as JSON-ish text for comparing prior and planned.
@@ -443,14 +398,8 @@ impl Resource for HsmBindingResource {
         let mut st = planned;
         let id = s(&st.instance_id).unwrap_or_default().to_string();
         let cluster = s(&st.hsm_cluster_id).unwrap_or_default().to_string();
-        let timeout = st
-            .timeouts
-            .as_ref_option()
-            .and_then(|t| s(&t.create))
-            .and_then(parse_duration)
-            .unwrap_or(Duration::from_secs(3600));
-        let deadline = Instant::now() + timeout;
-        let (zone_ids, vswitch_ids) = st.requested_zones();
+        let deadline = Instant::now() + enable::create_timeout(&st.timeouts);
+        let (zone_ids, vswitch_ids) = enable::requested_zones(&st.zones);
         // A binding whose create timed out (tainted, then replaced) is already under way in the
         // cloud: wait for it instead of binding twice.
         let under_way = match cfg.client.find_kms_instance(&id).await {
@@ -477,22 +426,7 @@ impl Resource for HsmBindingResource {
             return None;
         }
         let client = &cfg.client;
-        let waited = until(
-            deadline.saturating_duration_since(Instant::now()),
-            cfg.poll_interval,
-            || async {
-                Ok(match client.find_kms_instance(&id).await? {
-                    Some(i) if i.status == "Connected" => Poll::Done(i),
-                    Some(i) if i.status == "Error" => {
-                        Poll::Failed(format!("Enablement of {id} ended in status Error."))
-                    }
-                    Some(i) => Poll::Pending(i.status),
-                    None => Poll::Failed(format!("Instance {id} disappeared while being bound.")),
-                })
-            },
-        )
-        .await;
-        match waited {
+        match enable::wait_connected(client, &id, deadline, cfg.poll_interval).await {
             Ok(i) => {
                 st.apply_info(&i);
                 Some((st, private))
@@ -512,11 +446,7 @@ impl Resource for HsmBindingResource {
                 null_if_unknown(&mut st.zone_ids);
                 null_if_unknown(&mut st.vswitch_ids);
                 null_if_unknown(&mut st.zones);
-                let msg = match &e {
-                    WaitError::Timeout { waited, last } => format!("Waited {} for enablement (about 30 minutes with a secret quota, 10 without, S35); the instance is still {last}. The binding is kept in the state (tainted); the instance goes on connecting in the cloud, and the next terraform apply waits for it (without binding again).", human(*waited)),
-                    WaitError::Failed(m) => m.clone(),
-                    WaitError::Api(a) => detail(a),
-                };
+                let msg = enable::wait_failure(&e, "binding", "S35", detail);
                 diags.root_error(
                     format!(
                         "Bind instance {id} to HSM cluster {cluster}: enablement did not finish"
@@ -548,9 +478,11 @@ impl Resource for HsmBindingResource {
         _private: Self::PrivateState<'a>,
         _meta: Self::ProviderMetaState<'a>,
     ) -> Option<()> {
-        diags.root_warning(
-            format!("HSM binding of {} forgotten, not undone", s(&prior.id).unwrap_or("the instance")),
-            "The cloud has no unbind: the instance stays connected to its HSM cluster until the kms_instance is destroyed.",
+        enable::forget(
+            diags,
+            "HSM binding",
+            s(&prior.id),
+            "connected to its HSM cluster",
         );
         Some(())
     }
@@ -560,16 +492,10 @@ impl Resource for HsmBindingResource {
         diags: &mut Diagnostics,
         id: String,
     ) -> Option<(Self::State<'a>, Self::PrivateState<'a>)> {
-        if !id.starts_with("kst-") {
-            diags.root_error(
-                "Invalid import id",
-                format!("{id:?}: import an HSM binding by its instance id (kst-…)."),
-            );
-            return None;
-        }
+        let id = enable::import_id(diags, id, "an HSM binding")?;
         Some((
             State {
-                id: Value::Value(Cow::Owned(id)),
+                id,
                 ..Default::default()
             },
             ValueEmpty::default(),
