@@ -45,6 +45,8 @@ pub(super) struct XkiState {
     probe_client: Arc<XkiClient>,
     /// By instance id: the proxy's address, configuration and opened secret.
     targets: RwLock<HashMap<String, Arc<ProxyTarget>>>,
+    /// Bumped by every `forget`: a target derived before a world change is not cached after it.
+    generation: std::sync::atomic::AtomicU64,
     probes: Mutex<HashMap<String, (Instant, XkiProbe)>>,
 }
 
@@ -61,6 +63,7 @@ impl XkiState {
             client,
             probe_client,
             targets: RwLock::new(HashMap::new()),
+            generation: std::sync::atomic::AtomicU64::new(0),
             probes: Mutex::new(HashMap::new()),
         }
     }
@@ -93,6 +96,8 @@ impl XkiState {
     fn forget(&self, instance_id: Option<&str>) {
         let mut targets = self.targets.write().expect("xki targets lock");
         let mut probes = self.probes.lock().expect("xki probes lock");
+        self.generation
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
         match instance_id {
             Some(id) => {
                 targets.remove(id);
@@ -284,6 +289,10 @@ impl Backend {
         {
             return Ok(t.clone());
         }
+        let generation = self
+            .xki
+            .generation
+            .load(std::sync::atomic::Ordering::SeqCst);
         let b = binding_of(inst).ok_or_else(|| "the instance has no XKI proxy".to_string())?;
         let fail = |e: ApiError| e.message();
         let (address, server_name) = match b.connectivity {
@@ -328,11 +337,16 @@ impl Backend {
             access_key_id: b.access_key_id.clone(),
             access_key_secret: secret,
         });
-        self.xki
-            .targets
-            .write()
-            .expect("xki targets lock")
-            .insert(inst.id.clone(), target.clone());
+        let mut targets = self.xki.targets.write().expect("xki targets lock");
+        // A world change (domain or endpoint service) in the meantime: use, don't keep.
+        if self
+            .xki
+            .generation
+            .load(std::sync::atomic::Ordering::SeqCst)
+            == generation
+        {
+            targets.insert(inst.id.clone(), target.clone());
+        }
         Ok(target)
     }
 

@@ -500,6 +500,28 @@ pub fn parse_config_file(text: &str) -> Result<ProxyConfiguration, ApiError> {
             ),
         });
     }
+    // A JSON object keeps the last of repeated keys; a file that says a field twice is
+    // ambiguous, so it is refused (serde's message names the key, not its values).
+    #[derive(serde::Deserialize)]
+    #[allow(dead_code)]
+    struct Once {
+        #[serde(rename = "ProxyPath")]
+        path: Option<serde::de::IgnoredAny>,
+        #[serde(rename = "CertificateFingerprint")]
+        fingerprint: Option<serde::de::IgnoredAny>,
+        #[serde(rename = "AccessKeyId")]
+        id: Option<serde::de::IgnoredAny>,
+        #[serde(rename = "AccessKeySecret")]
+        secret: Option<serde::de::IgnoredAny>,
+    }
+    if let Err(e) = serde_json::from_str::<Once>(text) {
+        let field = CONFIG_FIELDS
+            .iter()
+            .find(|f| e.to_string().contains(&format!("duplicate field `{f}`")))
+            .copied()
+            .unwrap_or("(file)");
+        return Err(refuse(field, "is given more than once"));
+    }
     let mut values = Vec::with_capacity(4);
     for field in CONFIG_FIELDS {
         match map.get(field) {
@@ -1025,6 +1047,12 @@ mod tests {
             ),
             (with("AccessKeyId", serde_json::json!("")), "AccessKeyId"),
             (with("Extra", serde_json::json!("x")), "Extra"),
+            (
+                format!(
+                    r#"{{"ProxyPath":"/xki","CertificateFingerprint":"{FP}","AccessKeyId":"ak","AccessKeySecret":"very-secret-value","AccessKeySecret":"other"}}"#
+                ),
+                "AccessKeySecret",
+            ),
         ];
         for (text, field) in cases {
             let e = parse_config_file(&text).unwrap_err();

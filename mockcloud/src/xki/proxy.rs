@@ -428,30 +428,58 @@ struct ProxyState {
     delay_ms: Arc<AtomicU64>,
 }
 
-/// Nonces seen in the last 2 × 15 minutes, bounded in count.
-#[derive(Default)]
+/// Nonces seen in the last 2 × 15 minutes, bounded in count. When the bound forgets a nonce
+/// early, requests stamped no later than it are refused as expired (the rule the cloud keeps
+/// for its own nonces), so a replay is never accepted, even under heavy load.
 struct Nonces {
     seen: HashMap<String, i64>,
-    order: VecDeque<(String, i64)>,
+    /// (nonce, received at, stamped at), oldest first.
+    order: VecDeque<(String, i64, i64)>,
+    /// The latest stamp among nonces forgotten for room.
+    floor_ms: i64,
+}
+
+impl Default for Nonces {
+    fn default() -> Nonces {
+        Nonces {
+            seen: HashMap::new(),
+            order: VecDeque::new(),
+            floor_ms: i64::MIN,
+        }
+    }
+}
+
+#[derive(Debug, PartialEq)]
+enum NonceRefusal {
+    Used,
+    Expired,
 }
 
 impl Nonces {
-    /// Records the nonce; false when it was seen already.
-    fn record(&mut self, nonce: &str, now_ms: i64) -> bool {
-        while let Some((old, at)) = self.order.front() {
-            if *at < now_ms - 2 * protocol::MAX_SKEW_MS || self.order.len() >= NONCE_CAPACITY {
+    /// Records the nonce of a request received at `now_ms` and stamped `stamped_ms`.
+    fn record(&mut self, nonce: &str, now_ms: i64, stamped_ms: i64) -> Result<(), NonceRefusal> {
+        while let Some((old, at, stamped)) = self.order.front() {
+            let aged = *at < now_ms - 2 * protocol::MAX_SKEW_MS;
+            if aged || self.order.len() >= NONCE_CAPACITY {
+                if !aged {
+                    self.floor_ms = self.floor_ms.max(*stamped);
+                }
                 self.seen.remove(old);
                 self.order.pop_front();
             } else {
                 break;
             }
         }
+        if stamped_ms <= self.floor_ms {
+            return Err(NonceRefusal::Expired);
+        }
         if self.seen.contains_key(nonce) {
-            return false;
+            return Err(NonceRefusal::Used);
         }
         self.seen.insert(nonce.to_string(), now_ms);
-        self.order.push_back((nonce.to_string(), now_ms));
-        true
+        self.order
+            .push_back((nonce.to_string(), now_ms, stamped_ms));
+        Ok(())
     }
 }
 
@@ -613,13 +641,22 @@ fn authenticate(
         ));
     }
     let nonce = header(protocol::HEADER_NONCE).unwrap_or_default();
-    if !state.nonces.lock().expect("nonce lock").record(nonce, now) {
-        return Err(Refusal::unauthorized(
+    match state
+        .nonces
+        .lock()
+        .expect("nonce lock")
+        .record(nonce, now, stamped)
+    {
+        Ok(()) => Ok(()),
+        Err(NonceRefusal::Used) => Err(Refusal::unauthorized(
             "SignatureNonceUsed",
             "the signature nonce was used already",
-        ));
+        )),
+        Err(NonceRefusal::Expired) => Err(Refusal::unauthorized(
+            "RequestExpired",
+            "the request is older than the oldest signature nonce the proxy remembers",
+        )),
     }
-    Ok(())
 }
 
 fn dispatch(state: &ProxyState, operation: &str, body: &[u8]) -> Result<Value, Refusal> {
@@ -777,10 +814,24 @@ mod tests {
     #[test]
     fn nonces_are_refused_when_reused_and_forgotten_after_the_window() {
         let mut n = Nonces::default();
-        assert!(n.record("a", 0));
-        assert!(!n.record("a", 1000));
-        assert!(n.record("b", 1000));
-        assert!(n.record("a", 2 * protocol::MAX_SKEW_MS + 1));
+        assert_eq!(n.record("a", 0, 0), Ok(()));
+        assert_eq!(n.record("a", 1000, 1000), Err(NonceRefusal::Used));
+        assert_eq!(n.record("b", 1000, 1000), Ok(()));
+        let late = 2 * protocol::MAX_SKEW_MS + 1;
+        assert_eq!(n.record("a", late, late), Ok(()));
+    }
+
+    #[test]
+    fn a_nonce_forgotten_for_room_cannot_be_replayed() {
+        let mut n = Nonces::default();
+        for i in 0..NONCE_CAPACITY as i64 {
+            assert_eq!(n.record(&format!("n{i}"), i, i), Ok(()));
+        }
+        // Room for one more forgets n0 (stamped 0): its replay is expired, not accepted.
+        let next = NONCE_CAPACITY as i64;
+        assert_eq!(n.record("fresh", next, next), Ok(()));
+        assert_eq!(n.record("n0", next, 0), Err(NonceRefusal::Expired));
+        assert_eq!(n.record("n5", next, 5), Err(NonceRefusal::Used));
     }
 
     #[test]
