@@ -2,12 +2,20 @@
 # keys whose material stays in "your own HSM" behind an XKI proxy; the cloud keeps metadata only
 # and calls the proxy for every cryptographic operation.
 #
-#   mockcloud serve                                   # the cloud (https://127.0.0.1:9443)
-#   mockcloud xki-proxy --data-dir xki-proxy-data     # the proxy (https://127.0.0.1:9444)
-#   terraform apply -var ca_cert_file=mockcloud-data/tls/ca.pem
+# After `cargo xtask demo` (which starts mockcloud and installs the provider for terraform), from
+# the repository root:
 #
-# The default world resolves xki-proxy.mockcloud.test to 127.0.0.1:9444 (the proxy's default
-# address), so the public endpoint below reaches the emulator.
+#   source target/demo/env.sh        # the provider mirror, mockcloud's endpoint, CA and keys
+#   target/debug/mockcloud xki-proxy --data-dir target/demo/xki-proxy-data &
+#   mkdir -p target/demo/external && cp examples/external/main.tf target/demo/external/
+#   cd target/demo/external
+#   terraform init && terraform apply -var xki_proxy_dir=../xki-proxy-data
+#
+# With your own `mockcloud serve` (https://127.0.0.1:9443), give `-var ca_cert_file=<its
+# data dir>/tls/ca.pem` instead of sourcing env.sh. The default world resolves
+# xki-proxy.mockcloud.test to 127.0.0.1:9444, the proxy's default address, so the public endpoint
+# below reaches the emulator. Stop the proxy and every Encrypt or Decrypt with the key fails with
+# Rejected.XkiProxyUnavailable (S45); start it again on the same data directory and they work.
 
 terraform {
   required_providers {
