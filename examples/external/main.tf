@@ -6,10 +6,14 @@
 # the repository root:
 #
 #   source target/demo/env.sh        # the provider mirror, mockcloud's endpoint, CA and keys
-#   target/debug/mockcloud xki-proxy --data-dir target/demo/xki-proxy-data &
+#   export TF_VAR_xki_proxy_dir=$PWD/target/demo/xki-proxy-data
+#   target/debug/mockcloud xki-proxy --data-dir $TF_VAR_xki_proxy_dir > target/demo/xki-proxy.log 2>&1 &
 #   mkdir -p target/demo/external && cp examples/external/main.tf target/demo/external/
-#   cd target/demo/external
-#   terraform init && terraform apply -var xki_proxy_dir=../xki-proxy-data
+#   cd target/demo/external && terraform init && terraform apply
+#
+# Later terraform commands in that directory need the same environment (the variables above).
+# To finish: `terraform destroy` there, stop the proxy (`kill %1`), then `cargo xtask demo
+# --cleanup`.
 #
 # With your own `mockcloud serve` (https://127.0.0.1:9443), give `-var ca_cert_file=<its
 # data dir>/tls/ca.pem` instead of sourcing env.sh. The default world resolves
