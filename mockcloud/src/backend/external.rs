@@ -393,9 +393,13 @@ impl Backend {
         plaintext: &[u8],
         aad: &[u8],
     ) -> Result<Vec<u8>, ApiError> {
+        if version_id.len() != KEY_VERSION_ID_LEN {
+            tracing::error!("key version id {version_id} does not fit a ciphertext blob");
+            return Err(ApiError::Internal);
+        }
         let (iv, sealed) =
             self.with_proxy(inst, |c, t| c.encrypt(t, version_id, plaintext, aad))?;
-        if iv.len() != IV_LEN || version_id.len() != KEY_VERSION_ID_LEN {
+        if iv.len() != IV_LEN {
             return Err(ApiError::XkiProxyUnavailable {
                 instance: inst.id.clone(),
                 reason: format!("protocol: the proxy returned a {}-byte IV", iv.len()),

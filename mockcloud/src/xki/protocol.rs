@@ -147,13 +147,24 @@ pub struct ErrorBody {
 }
 
 /// The S42 configuration file (contract section 4).
-#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "PascalCase", deny_unknown_fields)]
 pub struct ConfigFile {
     pub proxy_path: String,
     pub certificate_fingerprint: String,
     pub access_key_id: String,
     pub access_key_secret: String,
+}
+
+impl std::fmt::Debug for ConfigFile {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ConfigFile")
+            .field("proxy_path", &self.proxy_path)
+            .field("certificate_fingerprint", &self.certificate_fingerprint)
+            .field("access_key_id", &self.access_key_id)
+            .field("access_key_secret", &"<redacted>")
+            .finish()
+    }
 }
 
 /// Standard base64, as every byte field of the protocol is encoded.
